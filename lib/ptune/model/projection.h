@@ -1,0 +1,56 @@
+// Projections y = x W^T (HF nn.Linear, bias=False). Attention and MLP receive theirs from
+// the builder, which decides whether a projection is a plain Linear or, e.g., a LoRALinear:
+// model code never branches on the fine-tuning method.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace ptune {
+
+// x @ w.T with ptune's precision rules: fp32/bf16 use the native kernels; fp16 on CPU
+// (no Half GEMM in LibTorch 1.13) computes in fp32 from the fp16 inputs and rounds the
+// result to fp16, as fp16 tensor cores do.
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w);
+
+class ProjectionImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;  // (..., in) -> (..., out)
+  virtual torch::Tensor base_weight() const = 0;              // (out, in)
+};
+using Projection = std::shared_ptr<ProjectionImpl>;
+
+class LinearImpl : public ProjectionImpl {
+ public:
+  LinearImpl(int64_t in, int64_t out);
+  torch::Tensor forward(const torch::Tensor& x) override { return linear(x, weight); }
+  torch::Tensor base_weight() const override { return weight; }
+  torch::Tensor weight;  // (out, in), HF name "weight"; init normal(0, 0.02) like HF LLaMA
+};
+
+// Makes the projection at HF module path `path` ("model.layers.3.self_attn.q_proj").
+using ProjectionFactory =
+    std::function<Projection(const std::string& path, int64_t in, int64_t out)>;
+
+// A module applied to a sublayer's output before the residual add (bottleneck adapters).
+class SublayerHookImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;  // (B, T, d) -> (B, T, d)
+};
+using SublayerHook = std::shared_ptr<SublayerHookImpl>;
+
+// `where` is "attn" or "mlp"; returns nullptr for no hook.
+using SublayerHookFactory =
+    std::function<SublayerHook(const std::string& block_path, const std::string& where, int64_t hidden)>;
+
+// How a Transformer is wired. Default: plain Linear everywhere, no hooks.
+struct ModelBuilder {
+  ProjectionFactory projection;    // empty = LinearImpl
+  SublayerHookFactory sublayer_hook;  // empty = none
+};
+
+}  // namespace ptune
