@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Idempotent setup: installs the Debian packages ptune needs (only those missing), then
+# configures and builds Release into build/. The binary is build/bin/ptune.
+#   PTUNE_SKIP_TESTS_BUILD=1  build the binary only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-openmp          # LibTorch; OpenBLAS, else GEMMs run ~30x slower
+  libcli11-dev libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
+  libsentencepiece-dev libgtest-dev
+  python3-torch python3-numpy               # PyTorch reference for parity tests and bench
+  wordnet-base                              # the real data (WordNet 3.0)
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# LibTorch links libblas.so.3: make sure the alternative points at OpenBLAS.
+blas=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/{print $2}')
+case "$blas" in
+  *openblas*) ;;
+  *) echo "setup: warning: libblas.so.3 is '$blas', not OpenBLAS; GEMMs will be slow" >&2 ;;
+esac
+
+build_tests=ON
+[ "${PTUNE_SKIP_TESTS_BUILD:-0}" = 1 ] && build_tests=OFF
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPTUNE_BUILD_TESTS=$build_tests >/dev/null
+cmake --build build -j"$(nproc)"
+echo "setup: built build/bin/ptune" >&2
