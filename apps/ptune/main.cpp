@@ -1,20 +1,47 @@
-// ptune entry point: CLI11 parsing, logging setup, and the one place that turns errors
-// into exit codes (0 ok, 1 runtime failure, 2 usage or recipe error).
-#include <CLI/CLI.hpp>
+// ptune entry point: CLI11 parsing, and the one place that turns errors into exit codes
+// (0 ok, 1 runtime failure, 2 usage or recipe error).
+#include <c10/util/Exception.h>
 
 #include <iostream>
 
+#include "commands.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
 
+namespace ptune::cli {
+
+void start(const GlobalOptions& g) { setup_logging(g.log_level, g.quiet); }
+
+}  // namespace ptune::cli
+
 int main(int argc, char** argv) {
-  CLI::App app{"ptune: fine-tune LLaMA-family models (full, LoRA, adapters, prefix, MTP)"};
+  using namespace ptune::cli;
+  CLI::App app{"ptune: fine-tune LLaMA-family models (full, LoRA, adapters, prefix, MTP)", "ptune"};
   app.set_version_flag("--version", std::string("ptune ") + PTUNE_VERSION);
   app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions g;
+  app.add_option("--log-level", g.log_level, "trace|debug|info|warn|error|off (logs go to stderr)")
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", g.quiet, "only warnings and errors on stderr");
+  add_train(app, g);
+  add_eval(app, g);
+  add_tokenizer(app, g);
+  add_info(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  } catch (const ptune::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const c10::Error& e) {
+    std::cerr << "error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
   }
   return 0;
 }

@@ -27,7 +27,7 @@ using Projection = std::shared_ptr<ProjectionImpl>;
 class LinearImpl : public ProjectionImpl {
  public:
   LinearImpl(int64_t in, int64_t out);
-  torch::Tensor forward(const torch::Tensor& x) override { return linear(x, weight); }
+  torch::Tensor forward(const torch::Tensor& x) override { return ::ptune::linear(x, weight); }
   torch::Tensor base_weight() const override { return weight; }
   torch::Tensor weight;  // (out, in), HF name "weight"; init normal(0, 0.02) like HF LLaMA
 };

@@ -1,0 +1,94 @@
+// ptune eval --model DIR --data FILE [--format F] | --config recipe.yaml
+// Prints one JSON object on stdout (loss, perplexity, accuracy, tokens), or one JSON line per
+// example with --per-example.
+#include <filesystem>
+#include <iostream>
+
+#include "commands.h"
+#include "ptune/config/recipe_loader.h"
+#include "ptune/core/context.h"
+#include "ptune/core/error.h"
+#include "ptune/core/log.h"
+#include "ptune/data/dataset.h"
+#include "ptune/data/tokenizer.h"
+#include "ptune/eval/evaluator.h"
+#include "ptune/model/pretrained.h"
+#include "ptune/train/metrics.h"
+
+namespace ptune::cli {
+
+namespace {
+
+MetricRecord to_record(const EvalResult& e) {
+  return {{"loss", e.loss}, {"perplexity", e.perplexity}, {"accuracy", e.accuracy},
+          {"tokens", e.tokens}, {"examples", e.examples}};
+}
+
+}  // namespace
+
+void add_eval(CLI::App& app, const GlobalOptions& g) {
+  struct Opts {
+    std::string model, data, format = "text", tokenizer, config;
+    std::vector<std::string> overrides;
+    int64_t seq_len = 0, batch_size = 8, threads = 0;
+    bool per_example = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("eval", "loss, perplexity and accuracy of a model on data (JSON on stdout)");
+  cmd->add_option("-m,--model", o->model, "checkpoint dir (config.json + model.safetensors)");
+  cmd->add_option("-d,--data", o->data, "data file ('-' = stdin)");
+  cmd->add_option("--format", o->format, "text | instruct | tokens")
+      ->check(CLI::IsMember({"text", "instruct", "tokens"}))
+      ->capture_default_str();
+  cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (default: MODEL/tokenizer.model)");
+  cmd->add_option("-c,--config", o->config, "take data.eval and output.dir/final from this recipe");
+  cmd->add_option("--set", o->overrides, "recipe override, with --config");
+  cmd->add_option("--seq-len", o->seq_len, "tokens per sequence (default: recipe's, else max_position_embeddings)");
+  cmd->add_option("--batch-size", o->batch_size, "sequences per forward pass")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd->add_flag("--per-example", o->per_example, "one JSON line per example instead of the total");
+  cmd->callback([o, &g] {
+    start(g);
+    apply_threads(static_cast<int>(o->threads));
+    DataSource src;
+    src.path = o->data;
+    src.format = o->format;
+    std::string model_dir = o->model;
+    int64_t seq_len = o->seq_len;
+    bool add_bos = true;
+    if (!o->config.empty()) {
+      Recipe r = load_recipe(o->config, o->overrides);
+      if (r.data.eval.path.empty() && o->data.empty())
+        usage_error("eval: recipe '{}' has no data.eval.path; pass --data", o->config);
+      if (o->data.empty()) src = r.data.eval;
+      if (model_dir.empty()) model_dir = r.output.dir + "/final";
+      if (seq_len <= 0) seq_len = r.data.seq_len;
+      add_bos = r.data.add_bos;
+    }
+    if (model_dir.empty()) usage_error("eval: pass --model DIR (or --config recipe.yaml)");
+    if (src.path.empty()) usage_error("eval: pass --data FILE (or --config recipe.yaml)");
+    const std::string tok_path = o->tokenizer.empty() ? model_dir + "/tokenizer.model" : o->tokenizer;
+    if (!std::filesystem::exists(tok_path))
+      usage_error("eval: no tokenizer at '{}'; pass --tokenizer PATH", tok_path);
+    Tokenizer tok = Tokenizer::load(tok_path);
+    Transformer model = load_pretrained(model_dir);
+    model->eval();
+    if (seq_len <= 0) seq_len = model->config().max_position_embeddings;
+    Dataset data = Dataset::load(src, &tok, seq_len, add_bos);
+    EvalOptions eo;
+    eo.batch_size = o->batch_size;
+    if (o->per_example)
+      eo.per_example = [](int64_t i, const EvalResult& e) {
+        MetricRecord rec = to_record(e);
+        rec.erase("examples");
+        rec["index"] = i;
+        std::cout << metric_json(rec) << "\n";
+      };
+    EvalResult e = evaluate(model, data, tok.pad_id(), eo);
+    PTUNE_INFO("eval {}: loss {:.4f}, perplexity {:.2f}, accuracy {:.4f} over {} tokens", src.path,
+               e.loss, e.perplexity, e.accuracy, e.tokens);
+    if (!o->per_example) std::cout << metric_json(to_record(e)) << "\n";
+  });
+}
+
+}  // namespace ptune::cli

@@ -1,0 +1,65 @@
+// Streaming evaluation: one batch of logits at a time, reduced to per-example sums.
+#include "ptune/eval/evaluator.h"
+
+#include <torch/nn/functional/loss.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace ptune {
+
+namespace {
+
+EvalResult finish(double nll, int64_t correct, int64_t tokens, int64_t examples) {
+  EvalResult r;
+  r.tokens = tokens;
+  r.examples = examples;
+  r.loss = tokens > 0 ? nll / tokens : 0.0;
+  r.perplexity = std::exp(r.loss);
+  r.accuracy = tokens > 0 ? static_cast<double>(correct) / tokens : 0.0;
+  return r;
+}
+
+}  // namespace
+
+EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_id,
+                    const EvalOptions& o) {
+  torch::NoGradGuard no_grad;
+  double nll_total = 0.0;
+  int64_t correct_total = 0, tokens_total = 0, examples = 0, batches = 0;
+  for (size_t start = 0; start < data.size(); start += o.batch_size) {
+    if (o.max_batches > 0 && batches++ >= o.max_batches) break;
+    std::vector<const Example*> chunk;
+    for (size_t i = start; i < std::min(data.size(), start + o.batch_size); ++i) chunk.push_back(&data[i]);
+    Batch b = collate(chunk, pad_id);
+    torch::Tensor logits = logits_fn(b.input_ids);  // (B, T, V) fp32
+    const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
+    torch::Tensor mask = b.targets.ne(kIgnoreIndex);                     // (B, T)
+    torch::Tensor safe_targets = b.targets.clamp_min(0);                 // (B, T)
+    torch::Tensor nll = torch::nn::functional::cross_entropy(
+                            logits.reshape({B * T, V}), safe_targets.reshape({B * T}),
+                            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
+                            .reshape({B, T}) *
+                        mask;                                            // (B, T)
+    torch::Tensor hit = logits.argmax(-1).eq(safe_targets).logical_and(mask);  // (B, T)
+    torch::Tensor nll_ex = nll.to(torch::kFloat64).sum(1);              // (B)
+    torch::Tensor hit_ex = hit.sum(1);                                  // (B)
+    torch::Tensor cnt_ex = mask.sum(1);                                 // (B)
+    for (int64_t i = 0; i < B; ++i) {
+      const double n = nll_ex[i].item<double>();
+      const int64_t h = hit_ex[i].item<int64_t>(), c = cnt_ex[i].item<int64_t>();
+      nll_total += n;
+      correct_total += h;
+      tokens_total += c;
+      if (o.per_example) o.per_example(examples, finish(n, h, c, 1));
+      ++examples;
+    }
+  }
+  return finish(nll_total, correct_total, tokens_total, examples);
+}
+
+EvalResult evaluate(Transformer& model, const Dataset& data, int64_t pad_id, const EvalOptions& o) {
+  return evaluate([&](const torch::Tensor& ids) { return model->forward(ids); }, data, pad_id, o);
+}
+
+}  // namespace ptune

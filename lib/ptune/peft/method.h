@@ -1,0 +1,48 @@
+// A fine-tuning method decides how the model is wired (ModelBuilder), what is trained,
+// what a training checkpoint holds and what is exported. `full` trains every parameter;
+// lora / adapter / prefix (peft/*.h) freeze the base and train their own parameters.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ptune/config/recipe.h"
+#include "ptune/io/safetensors.h"
+#include "ptune/model/transformer.h"
+
+namespace ptune {
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual std::string name() const = 0;
+  // How projections and sublayer hooks are built for this method.
+  virtual ModelBuilder builder() { return {}; }
+  // Called once the base weights are in place: freezes the base, initialises new params.
+  virtual void attach(Transformer& model) {}
+  // The parameters the optimizer updates, with their checkpoint names.
+  virtual NamedTensors trainable(Transformer& model);
+  // Extra forward arguments for a batch of `batch_size` (prefix tuning's prefixes). The
+  // returned object stays valid until the next call.
+  virtual ForwardArgs forward_args(int64_t batch_size) { return {}; }
+  // Weights in a training checkpoint: everything for full, trainable-only for PEFT.
+  virtual NamedTensors checkpoint_tensors(Transformer& model) { return trainable(model); }
+  // Plain-LLaMA weights with the method folded in; usage error if it cannot be folded.
+  virtual NamedTensors merged_weights(Transformer& model);
+  // Writes adapter_config.json + adapter_model.safetensors into `dir` (being built).
+  virtual void export_adapter(Transformer& model, const std::string& dir,
+                              const std::string& base_path) const;
+  // Whether `output.export` defaults to "adapter" (PEFT methods) or "merged" (full).
+  virtual bool is_peft() const { return false; }
+};
+
+class FullMethod : public Method {
+ public:
+  std::string name() const override { return "full"; }
+  NamedTensors checkpoint_tensors(Transformer& model) override { return model_state(*model); }
+};
+
+std::shared_ptr<Method> make_method(const MethodConfig& m, const ModelConfig& c);
+
+}  // namespace ptune

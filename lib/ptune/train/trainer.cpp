@@ -1,0 +1,248 @@
+// The training loop, flat and top to bottom like nanoGPT's train.py: set up, then for each
+// optimizer step: LR, grad_accum micro-batches (loss normalised by the step's predicted
+// tokens, as torchtune does), clip, AdamW, log, eval, checkpoint. Resume restores weights,
+// moments, step, data position and RNG, so resumed losses equal uninterrupted ones.
+#include "ptune/train/trainer.h"
+
+#include <torch/nn/utils/clip_grad.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "ptune/config/recipe_loader.h"
+#include "ptune/core/context.h"
+#include "ptune/core/error.h"
+#include "ptune/core/log.h"
+#include "ptune/data/dataset.h"
+#include "ptune/eval/evaluator.h"
+#include "ptune/io/checkpoint.h"
+#include "ptune/io/fs.h"
+#include "ptune/model/weights.h"
+#include "ptune/peft/method.h"
+#include "ptune/train/lr_schedule.h"
+#include "ptune/train/metrics.h"
+#include "ptune/train/optimizer.h"
+#include "ptune/train/run_setup.h"
+#include "ptune/train/train_state.h"
+
+namespace fs = std::filesystem;
+
+namespace ptune {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string format_duration(double s) {
+  const auto total = static_cast<int64_t>(std::max(0.0, s));
+  if (total >= 3600) return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
+  if (total >= 60) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}s", total);
+}
+
+// Refuses to start a fresh run on top of an existing one (its checkpoints would be mixed
+// with or replaced by the new run's).
+void check_fresh_output(const std::string& dir) {
+  const auto ckpts = list_checkpoints(dir);
+  if (!ckpts.empty() || fs::exists(fs::path(dir) / "final"))
+    usage_error("output.dir '{}' already holds a run ({}); pass --resume to continue it, or "
+                "choose another output.dir",
+                dir, ckpts.empty() ? "final/" : fs::path(ckpts.back().second).filename().string());
+}
+
+void prune_checkpoints(const std::string& dir, int64_t keep_last) {
+  auto ckpts = list_checkpoints(dir);
+  for (size_t i = 0; i + keep_last < ckpts.size(); ++i) fs::remove_all(ckpts[i].second);
+}
+
+}  // namespace
+
+TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
+  // ---- setup ------------------------------------------------------------------------------
+  const int threads = apply_threads(static_cast<int>(r.train.threads));
+  torch::manual_seed(r.train.seed);
+  Tokenizer tok = prepare_tokenizer(r.tokenizer);
+  ModelConfig cfg = resolve_model_config(r.model, tok);
+
+  auto method = make_method(r.method, cfg);
+  Transformer model(cfg, method->builder());
+  if (!r.model.path.empty()) load_weights(*model, CheckpointWeights::open(r.model.path), true);
+  method->attach(model);
+  NamedTensors params = method->trainable(model);
+  auto opt = make_adamw(r.optim, params);
+  std::vector<torch::Tensor> param_tensors;
+  int64_t n_trainable = 0, n_total = 0;
+  for (auto& [_, p] : params) param_tensors.push_back(p), n_trainable += p.numel();
+  for (auto& p : model->parameters()) n_total += p.numel();
+  PTUNE_INFO("model: {} layers, hidden {}, vocab {}; method {}: {} trainable of {} parameters",
+             cfg.num_hidden_layers, cfg.hidden_size, cfg.vocab_size, method->name(), n_trainable,
+             n_total);
+
+  const int64_t pad_id = tok.pad_id();
+  Dataset train_data = Dataset::load(r.data.train, &tok, r.data.seq_len, r.data.add_bos);
+  std::optional<Dataset> eval_data;
+  if (!r.data.eval.path.empty())
+    eval_data = Dataset::load(r.data.eval, &tok, r.data.seq_len, r.data.add_bos);
+  PTUNE_INFO("data: {} training sequences ({} targets){}", train_data.size(),
+             train_data.total_targets(),
+             eval_data ? fmt::format(", {} eval sequences", eval_data->size()) : "");
+  BatchIterator batches(train_data, r.train.batch_size, r.train.seed, r.data.shuffle, pad_id);
+
+  // ---- output dir, resume ------------------------------------------------------------------
+  const std::string out = r.output.dir;
+  TrainState state;
+  if (o.resume) {
+    auto ckpts = list_checkpoints(out);
+    if (ckpts.empty()) usage_error("--resume: no checkpoint-<step> in output.dir '{}'", out);
+    const std::string& dir = ckpts.back().second;
+    PTUNE_INFO("resuming from {}", dir);
+    load_weights(*model, CheckpointWeights::open(dir), false);
+    state = load_train_state(dir + "/" + kTrainStateFile, *opt);
+    batches.set_position(state.data);
+  } else {
+    check_fresh_output(out);
+  }
+  fs::create_directories(out);
+  write_file_atomic(out + "/recipe.yaml", recipe_to_yaml(r));
+  MetricsSink metrics(out + "/metrics.jsonl", o.resume ? state.step : 0);
+
+  auto save_checkpoint = [&](const std::string& dir) {
+    state.data = batches.position();
+    write_dir_atomic(dir, [&](const std::string& tmp) {
+      write_model_files(tmp, cfg, method->checkpoint_tensors(model), tok.path());
+      save_train_state(tmp + "/" + kTrainStateFile, state, *opt);
+    });
+  };
+  auto run_eval = [&]() {
+    model->eval();
+    EvalOptions eo;
+    eo.batch_size = r.train.batch_size;
+    eo.max_batches = r.train.eval_batches;
+    auto args_fn = [&](const torch::Tensor& ids) {
+      return model->forward(ids, method->forward_args(ids.size(0)));
+    };
+    EvalResult e = evaluate(args_fn, *eval_data, pad_id, eo);
+    model->train();
+    return e;
+  };
+
+  // ---- loop --------------------------------------------------------------------------------
+  const int64_t total = r.train.steps;
+  const int64_t last = o.stop_at > 0 ? std::min(o.stop_at, total) : total;
+  TrainSummary summary;
+  model->train();
+  const auto run_start = Clock::now();
+  auto window_start = Clock::now();
+  int64_t window_tokens = 0;
+  const int64_t first_step = state.step;
+  PTUNE_INFO("training steps {}..{} of {} on {} threads", first_step + 1, last, total, threads);
+
+  while (state.step < last) {
+    const int64_t step = state.step;  // 0-based index of this optimizer step
+    const double lr = lr_at(r.schedule, r.optim.lr, step, total);
+    set_lr(*opt, lr);
+    opt->zero_grad();
+
+    std::vector<Batch> micro;
+    int64_t step_targets = 0, step_tokens = 0;
+    for (int64_t i = 0; i < r.train.grad_accum; ++i) {
+      micro.push_back(batches.next());
+      step_targets += micro.back().n_targets;
+      step_tokens += micro.back().n_tokens;
+    }
+    double loss_sum = 0.0;
+    for (const Batch& b : micro) {
+      torch::Tensor logits = model->forward(b.input_ids, method->forward_args(b.input_ids.size(0)));
+      torch::Tensor loss = lm_loss_sum(logits, b.targets) / std::max<int64_t>(1, step_targets);
+      loss.backward();
+      loss_sum += loss.item<double>();
+    }
+    double grad_norm = 0.0;
+    if (r.optim.grad_clip > 0)
+      grad_norm = torch::nn::utils::clip_grad_norm_(param_tensors, r.optim.grad_clip);
+    else
+      grad_norm = torch::nn::utils::clip_grad_norm_(param_tensors, 1e30);
+    if (!std::isfinite(loss_sum))
+      runtime_error("step {}: loss is {}; lower optim.lr or check the data", step + 1, loss_sum);
+    opt->step();
+    state.step = step + 1;
+    state.tokens_seen += step_tokens;
+    window_tokens += step_tokens;
+    summary.train_loss = loss_sum;
+
+    const bool log_now = state.step % r.train.log_every == 0 || state.step == last;
+    const bool eval_now = eval_data && ((r.train.eval_every > 0 && state.step % r.train.eval_every == 0) ||
+                                        state.step == total);
+    MetricRecord rec{{"step", state.step}, {"loss", loss_sum}, {"lr", lr}, {"grad_norm", grad_norm},
+                     {"tokens", state.tokens_seen}};
+    if (eval_now) {
+      EvalResult e = run_eval();
+      rec["eval_loss"] = e.loss;
+      rec["eval_perplexity"] = e.perplexity;
+      rec["eval_accuracy"] = e.accuracy;
+      summary.eval_loss = e.loss;
+      PTUNE_INFO("step {}/{} | eval loss {:.4f} | ppl {:.2f} | acc {:.3f}", state.step, total, e.loss,
+                 e.perplexity, e.accuracy);
+    }
+    if (log_now || eval_now) {
+      const double window_s = seconds_since(window_start);
+      const double tps = window_tokens / std::max(1e-9, window_s);
+      const double per_step = seconds_since(run_start) / (state.step - first_step);
+      rec["tokens_per_s"] = tps;
+      rec["elapsed_s"] = seconds_since(run_start);
+      metrics.write(rec);
+      if (log_now)
+        PTUNE_INFO("step {}/{} | loss {:.4f} | lr {:.2e} | grad {:.3f} | {:.0f} tok/s | eta {}",
+                   state.step, total, loss_sum, lr, grad_norm, tps,
+                   format_duration(per_step * (last - state.step)));
+      window_start = Clock::now();
+      window_tokens = 0;
+    }
+    const bool save_now = (r.train.save_every > 0 && state.step % r.train.save_every == 0) ||
+                          (state.step == last && last < total);
+    if (save_now) {
+      save_checkpoint(fmt::format("{}/checkpoint-{}", out, state.step));
+      prune_checkpoints(out, r.train.keep_last);
+      PTUNE_INFO("saved {}/checkpoint-{}", out, state.step);
+    }
+  }
+  summary.step = state.step;
+  if (state.step < total) {
+    PTUNE_INFO("stopped at step {} of {}; continue with --resume", state.step, total);
+    return summary;
+  }
+
+  // ---- export ------------------------------------------------------------------------------
+  std::string mode = r.output.export_.empty() ? (method->is_peft() ? "adapter" : "merged")
+                                               : r.output.export_;
+  if (mode == "merged" || mode == "both") {
+    const std::string dir = out + (method->is_peft() ? "/merged" : "/final");
+    NamedTensors weights = method->merged_weights(model);
+    if (!r.output.dtype.empty()) {
+      const auto dt = r.output.dtype == "bf16"   ? torch::kBFloat16
+                      : r.output.dtype == "fp16" ? torch::kFloat16
+                                                 : torch::kFloat32;
+      for (auto& [_, t] : weights) t = t.to(dt);
+    }
+    save_checkpoint_dir(dir, cfg, weights, tok.path());
+    summary.final_dir = dir;
+    PTUNE_INFO("wrote {}", dir);
+  }
+  if (mode == "adapter" || mode == "both") {
+    const std::string dir = out + "/final";
+    write_dir_atomic(dir, [&](const std::string& tmp) {
+      method->export_adapter(model, tmp, r.model.path);
+      fs::copy_file(tok.path(), tmp + "/tokenizer.model");
+    });
+    summary.final_dir = dir;
+    PTUNE_INFO("wrote {}", dir);
+  }
+  return summary;
+}
+
+}  // namespace ptune
