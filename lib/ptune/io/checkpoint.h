@@ -22,8 +22,11 @@ class CheckpointWeights {
   bool contains(const std::string& key) const;
   torch::Tensor get(const std::string& key) const;         // Runtime error if missing
   const TensorInfo& info(const std::string& key) const;
+  const std::string& file_of(const std::string& key) const;  // the shard holding `key`
+  const std::string& dir() const { return dir_; }
 
  private:
+  std::string dir_;
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, size_t> where_;  // key -> index in files_
 };

@@ -3,12 +3,19 @@
 #pragma once
 
 #include <functional>
+#include <ostream>
 #include <string>
 
 namespace ptune {
 
 // Writes `content` to `path` atomically ("-" writes stdout).
 void write_file_atomic(const std::string& path, const std::string& content);
+
+// Streams a file atomically: `write(out)` fills a temporary sibling of `path`, which is
+// fsynced and renamed onto `path`. If `write` throws, the temporary is removed and `path`
+// is untouched. "-" streams to stdout.
+void write_file_atomic_stream(const std::string& path,
+                             const std::function<void(std::ostream& out)>& write);
 
 // Reads a whole file; "-" reads stdin. Runtime error naming the path on failure.
 std::string read_file(const std::string& path);

@@ -34,7 +34,9 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   bool contains(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;  // throws if missing
-  // A read-only view of the mapped bytes (CPU, zero-copy). Clone before writing into it.
+  // A view of the mapped bytes (CPU, zero-copy). The mapping is private copy-on-write, so
+  // writing into a view never changes the file; each view keeps the mapping alive. A
+  // tensor whose bytes are misaligned for its dtype (foreign writers need not pad) is copied.
   torch::Tensor tensor(const std::string& name) const;
 
   ~SafetensorsFile();
@@ -42,7 +44,7 @@ class SafetensorsFile {
  private:
   SafetensorsFile() = default;
   std::string path_;
-  void* map_ = nullptr;
+  std::shared_ptr<void> map_;  // the whole file, MAP_PRIVATE; munmap when the last view dies
   size_t map_size_ = 0;
   size_t data_offset_ = 0;  // 8 + header length
   std::vector<TensorInfo> infos_;

@@ -1,0 +1,183 @@
+// HF LlamaConfig config.json <-> ModelConfig. Defaults follow transformers'
+// configuration_llama.py; RoPE scaling is read from either rope_scaling (+ top-level
+// rope_theta, transformers <= 4) or rope_parameters (transformers 5).
+#include "ptune/io/hf_config.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "ptune/core/error.h"
+#include "ptune/io/fs.h"
+
+namespace ptune {
+namespace {
+
+using nlohmann::json;
+
+// Typed field access that names the file and field in every error.
+struct Fields {
+  const json& j;
+  const std::string& where;
+  std::string prefix;  // "" or "rope_scaling."
+
+  bool has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
+
+  int64_t integer(const char* key, int64_t fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = j[key];
+    if (!v.is_number_integer())
+      usage_error("{}: {}{} must be an integer, got {}", where, prefix, key, v.dump());
+    return v.get<int64_t>();
+  }
+  int64_t required_integer(const char* key) const {
+    if (!has(key)) usage_error("{}: missing required field {}{} (an integer)", where, prefix, key);
+    return integer(key, 0);
+  }
+  double number(const char* key, double fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = j[key];
+    if (!v.is_number()) usage_error("{}: {}{} must be a number, got {}", where, prefix, key, v.dump());
+    return v.get<double>();
+  }
+  bool boolean(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = j[key];
+    if (!v.is_boolean()) usage_error("{}: {}{} must be true or false, got {}", where, prefix, key, v.dump());
+    return v.get<bool>();
+  }
+  std::string string(const char* key, const std::string& fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = j[key];
+    if (!v.is_string()) usage_error("{}: {}{} must be a string, got {}", where, prefix, key, v.dump());
+    return v.get<std::string>();
+  }
+};
+
+// rope_scaling / rope_parameters object -> RopeScaling (+ rope_theta when inside it).
+RopeScaling read_rope(const json& r, const std::string& where, const std::string& name,
+                      double* rope_theta) {
+  if (!r.is_object()) usage_error("{}: {} must be an object or null, got {}", where, name, r.dump());
+  Fields f{r, where, name + "."};
+  RopeScaling s;
+  s.type = f.string("rope_type", f.string("type", "default"));
+  const std::vector<std::string> known = {"default", "linear", "dynamic", "llama3", "yarn"};
+  if (std::find(known.begin(), known.end(), s.type) == known.end())
+    usage_error("{}: {}.rope_type must be one of default, linear, dynamic, llama3, yarn, got \"{}\"",
+                where, name, s.type);
+  s.factor = f.number("factor", s.factor);
+  s.low_freq_factor = f.number("low_freq_factor", s.low_freq_factor);
+  s.high_freq_factor = f.number("high_freq_factor", s.high_freq_factor);
+  s.original_max_position_embeddings =
+      f.integer("original_max_position_embeddings", s.original_max_position_embeddings);
+  *rope_theta = f.number("rope_theta", *rope_theta);
+  return s;
+}
+
+// Token ids may be null (none) or, for eos, a list (the first one is used).
+int64_t token_id(const Fields& f, const char* key, int64_t fallback) {
+  if (!f.j.contains(key)) return fallback;
+  const json& v = f.j[key];
+  if (v.is_null()) return -1;
+  if (v.is_array()) {
+    if (v.empty() || !v[0].is_number_integer())
+      usage_error("{}: {} must be an integer or a non-empty list of integers, got {}", f.where, key, v.dump());
+    return v[0].get<int64_t>();
+  }
+  return f.integer(key, fallback);
+}
+
+}  // namespace
+
+ModelConfig model_config_from_json(const json& j, const std::string& where) {
+  if (!j.is_object()) usage_error("{}: expected a JSON object, got {}", where, j.type_name());
+  Fields f{j, where, ""};
+  ModelConfig c;
+  c.vocab_size = f.required_integer("vocab_size");
+  c.hidden_size = f.required_integer("hidden_size");
+  c.intermediate_size = f.required_integer("intermediate_size");
+  c.num_hidden_layers = f.required_integer("num_hidden_layers");
+  c.num_attention_heads = f.required_integer("num_attention_heads");
+  c.num_key_value_heads = f.integer("num_key_value_heads", c.num_attention_heads);
+  c.head_dim = f.integer("head_dim", 0);
+  c.max_position_embeddings = f.integer("max_position_embeddings", 2048);
+  c.rms_norm_eps = f.number("rms_norm_eps", 1e-6);
+  c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
+  c.bos_token_id = token_id(f, "bos_token_id", 1);
+  c.eos_token_id = token_id(f, "eos_token_id", 2);
+  c.pad_token_id = token_id(f, "pad_token_id", -1);
+  c.torch_dtype = f.string("torch_dtype", f.string("dtype", "float32"));
+
+  c.rope_theta = f.number("rope_theta", 10000.0);
+  if (f.has("rope_parameters"))
+    c.rope_scaling = read_rope(j["rope_parameters"], where, "rope_parameters", &c.rope_theta);
+  else if (f.has("rope_scaling"))
+    c.rope_scaling = read_rope(j["rope_scaling"], where, "rope_scaling", &c.rope_theta);
+
+  // Features of LlamaConfig that ptune's model does not implement.
+  std::string act = f.string("hidden_act", "silu");
+  if (act != "silu") usage_error("{}: hidden_act must be \"silu\" (SwiGLU), got \"{}\"", where, act);
+  for (const char* bias : {"attention_bias", "mlp_bias"})
+    if (f.boolean(bias, false)) usage_error("{}: {} = true is not supported; expected false", where, bias);
+
+  try {
+    validate(c);
+  } catch (const Error& e) {
+    usage_error("{}: {}", where, e.what());
+  }
+  return c;
+}
+
+json model_config_to_json(const ModelConfig& c) {
+  auto id = [](int64_t v) { return v < 0 ? json(nullptr) : json(v); };
+  json rope = nullptr;
+  const RopeScaling& r = c.rope_scaling;
+  if (r.type != "default") {
+    rope = {{"rope_type", r.type}, {"factor", r.factor}};
+    if (r.type == "llama3") {
+      rope["low_freq_factor"] = r.low_freq_factor;
+      rope["high_freq_factor"] = r.high_freq_factor;
+    }
+    if (r.original_max_position_embeddings > 0)
+      rope["original_max_position_embeddings"] = r.original_max_position_embeddings;
+  }
+  return {
+      {"architectures", {"LlamaForCausalLM"}},
+      {"model_type", "llama"},
+      {"hidden_act", "silu"},
+      {"attention_bias", false},
+      {"mlp_bias", false},
+      {"vocab_size", c.vocab_size},
+      {"hidden_size", c.hidden_size},
+      {"intermediate_size", c.intermediate_size},
+      {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads},
+      {"num_key_value_heads", c.num_key_value_heads},
+      {"head_dim", c.resolved_head_dim()},
+      {"max_position_embeddings", c.max_position_embeddings},
+      {"rms_norm_eps", c.rms_norm_eps},
+      {"rope_theta", c.rope_theta},
+      {"rope_scaling", rope},
+      {"tie_word_embeddings", c.tie_word_embeddings},
+      {"bos_token_id", id(c.bos_token_id)},
+      {"eos_token_id", id(c.eos_token_id)},
+      {"pad_token_id", id(c.pad_token_id)},
+      {"torch_dtype", c.torch_dtype},
+  };
+}
+
+ModelConfig read_hf_config(const std::string& path) {
+  std::string text = read_file(path);
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    usage_error("{}: not valid JSON: {}", path, e.what());
+  }
+  return model_config_from_json(j, path);
+}
+
+void write_hf_config(const std::string& path, const ModelConfig& c) {
+  write_file_atomic(path, model_config_to_json(c).dump(2) + "\n");
+}
+
+}  // namespace ptune

@@ -1,0 +1,157 @@
+// HF config.json <-> ModelConfig: round trip, both RoPE forms, HF defaults, and errors
+// that name the file and field.
+#include <gtest/gtest.h>
+
+#include "io_test_helpers.h"
+#include "ptune/io/hf_config.h"
+#include "test_util.h"
+
+namespace ptune {
+namespace {
+
+using nlohmann::json;
+using test::error_of;
+
+ModelConfig from_text(const std::string& text) { return model_config_from_json(json::parse(text), "config.json"); }
+
+TEST(HfConfig, RoundTripsThroughConfigJson) {
+  ModelConfig c;
+  c.vocab_size = 4096;
+  c.hidden_size = 256;
+  c.intermediate_size = 688;
+  c.num_hidden_layers = 4;
+  c.num_attention_heads = 8;
+  c.num_key_value_heads = 4;
+  c.max_position_embeddings = 512;
+  c.rope_theta = 500000;
+  c.rope_scaling = {"llama3", 32.0, 1.0, 4.0, 8192};
+  c.rms_norm_eps = 1e-5;
+  c.tie_word_embeddings = true;
+  c.bos_token_id = 3;
+  c.eos_token_id = 4;
+  c.pad_token_id = -1;
+  c.torch_dtype = "bfloat16";
+  test::TempDir dir;
+  write_hf_config(dir / "config.json", c);
+
+  json j = json::parse(test::read_text(dir / "config.json"));
+  EXPECT_EQ(j["model_type"], "llama");
+  EXPECT_EQ(j["architectures"], json({"LlamaForCausalLM"}));
+  EXPECT_EQ(j["hidden_act"], "silu");
+  EXPECT_EQ(j["attention_bias"], false);
+  EXPECT_EQ(j["mlp_bias"], false);
+  EXPECT_EQ(j["head_dim"], 32);
+  EXPECT_TRUE(j["pad_token_id"].is_null());
+  EXPECT_EQ(j["rope_scaling"], json::parse(R"({"rope_type":"llama3","factor":32.0,"low_freq_factor":1.0,
+                                   "high_freq_factor":4.0,"original_max_position_embeddings":8192})"));
+
+  ModelConfig r = read_hf_config(dir / "config.json");
+  EXPECT_EQ(r.vocab_size, 4096);
+  EXPECT_EQ(r.hidden_size, 256);
+  EXPECT_EQ(r.intermediate_size, 688);
+  EXPECT_EQ(r.num_hidden_layers, 4);
+  EXPECT_EQ(r.num_attention_heads, 8);
+  EXPECT_EQ(r.num_key_value_heads, 4);
+  EXPECT_EQ(r.resolved_head_dim(), 32);
+  EXPECT_EQ(r.max_position_embeddings, 512);
+  EXPECT_EQ(r.rope_theta, 500000);
+  EXPECT_EQ(r.rope_scaling.type, "llama3");
+  EXPECT_EQ(r.rope_scaling.factor, 32.0);
+  EXPECT_EQ(r.rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_EQ(r.rms_norm_eps, 1e-5);
+  EXPECT_TRUE(r.tie_word_embeddings);
+  EXPECT_EQ(r.bos_token_id, 3);
+  EXPECT_EQ(r.eos_token_id, 4);
+  EXPECT_EQ(r.pad_token_id, -1);
+  EXPECT_EQ(r.torch_dtype, "bfloat16");
+}
+
+TEST(HfConfig, DefaultRopeIsWrittenAsNull) {
+  ModelConfig c;
+  EXPECT_TRUE(model_config_to_json(c)["rope_scaling"].is_null());
+}
+
+const char* kDims = R"("vocab_size": 128256, "hidden_size": 2048, "intermediate_size": 8192,
+                      "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8)";
+
+TEST(HfConfig, ReadsOldRopeScalingFormAndEosList) {
+  ModelConfig c = from_text(std::string("{") + kDims + R"(, "rope_theta": 500000.0,
+      "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+                       "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+      "eos_token_id": [128001, 128008, 128009], "bos_token_id": 128000, "torch_dtype": "bfloat16"})");
+  EXPECT_EQ(c.rope_theta, 500000.0);
+  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_EQ(c.rope_scaling.factor, 32.0);
+  EXPECT_EQ(c.rope_scaling.high_freq_factor, 4.0);
+  EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_EQ(c.eos_token_id, 128001);
+  EXPECT_EQ(c.bos_token_id, 128000);
+  EXPECT_EQ(c.num_key_value_heads, 8);
+
+  ModelConfig linear = from_text(std::string("{") + kDims + R"(, "rope_scaling": {"type": "linear", "factor": 4.0}})");
+  EXPECT_EQ(linear.rope_scaling.type, "linear");
+  EXPECT_EQ(linear.rope_scaling.factor, 4.0);
+  EXPECT_EQ(linear.rope_theta, 10000.0);
+}
+
+TEST(HfConfig, ReadsTransformers5RopeParameters) {
+  ModelConfig c = from_text(std::string("{") + kDims + R"(, "rope_parameters": {"rope_type": "llama3",
+      "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+      "original_max_position_embeddings": 8192}, "dtype": "float16"})");
+  EXPECT_EQ(c.rope_theta, 500000.0);
+  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_EQ(c.rope_scaling.factor, 8.0);
+  EXPECT_EQ(c.torch_dtype, "float16");
+
+  ModelConfig plain = from_text(std::string("{") + kDims +
+                                R"(, "rope_parameters": {"rope_type": "default", "rope_theta": 1000.0}})");
+  EXPECT_EQ(plain.rope_scaling.type, "default");
+  EXPECT_EQ(plain.rope_theta, 1000.0);
+}
+
+TEST(HfConfig, MissingOptionalFieldsTakeHfDefaults) {
+  ModelConfig c = from_text(R"({"vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+                                "num_hidden_layers": 2, "num_attention_heads": 4, "pad_token_id": null})");
+  EXPECT_EQ(c.num_key_value_heads, 4);
+  EXPECT_EQ(c.resolved_head_dim(), 16);
+  EXPECT_EQ(c.max_position_embeddings, 2048);
+  EXPECT_EQ(c.rms_norm_eps, 1e-6);
+  EXPECT_EQ(c.rope_theta, 10000.0);
+  EXPECT_EQ(c.rope_scaling.type, "default");
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_EQ(c.bos_token_id, 1);
+  EXPECT_EQ(c.eos_token_id, 2);
+  EXPECT_EQ(c.pad_token_id, -1);
+  EXPECT_EQ(c.torch_dtype, "float32");
+}
+
+TEST(HfConfig, ErrorsNameFileFieldExpectedAndGot) {
+  auto err = [](const std::string& extra) {
+    return error_of([&] { from_text(std::string("{") + kDims + extra + "}"); }, ErrorKind::Usage);
+  };
+  EXPECT_EQ(error_of([] { from_text(R"({"vocab_size": 1, "hidden_size": 8, "intermediate_size": 8,
+                                        "num_hidden_layers": 1, "num_attention_heads": "eight"})"); },
+                     ErrorKind::Usage),
+            "config.json: num_attention_heads must be an integer, got \"eight\"");
+  EXPECT_EQ(error_of([] { from_text(R"({"vocab_size": 1})"); }, ErrorKind::Usage),
+            "config.json: missing required field hidden_size (an integer)");
+  EXPECT_EQ(err(R"(, "rms_norm_eps": "tiny")"), "config.json: rms_norm_eps must be a number, got \"tiny\"");
+  EXPECT_EQ(err(R"(, "rope_scaling": {"rope_type": "longrope"})"),
+            "config.json: rope_scaling.rope_type must be one of default, linear, dynamic, llama3, yarn, got \"longrope\"");
+  EXPECT_EQ(err(R"(, "rope_scaling": {"rope_type": "linear", "factor": "x"})"),
+            "config.json: rope_scaling.factor must be a number, got \"x\"");
+  EXPECT_EQ(err(R"(, "eos_token_id": [])"),
+            "config.json: eos_token_id must be an integer or a non-empty list of integers, got []");
+  EXPECT_EQ(err(R"(, "hidden_act": "gelu")"), "config.json: hidden_act must be \"silu\" (SwiGLU), got \"gelu\"");
+  EXPECT_EQ(err(R"(, "num_key_value_heads": 3)"),
+            "config.json: model config: num_attention_heads (32) must be a multiple of num_key_value_heads (3)");
+
+  test::TempDir dir;
+  test::write_text(dir / "config.json", "{ not json");
+  EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "config.json"); }, ErrorKind::Usage),
+                  dir / "config.json: not valid JSON");
+  EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "none.json"); }), dir / "none.json: cannot read");
+}
+
+}  // namespace
+}  // namespace ptune
