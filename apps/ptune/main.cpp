@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   add_eval(app, g);
   add_tokenizer(app, g);
   add_info(app, g);
+  add_bench(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,58 @@
+// ptune bench: time training steps of a model shape on random tokens; one JSON line out.
+#include <iostream>
+
+#include "commands.h"
+#include "ptune/train/bench.h"
+#include "ptune/train/metrics.h"
+
+namespace ptune::cli {
+
+void add_bench(CLI::App& app, const GlobalOptions& g) {
+  auto o = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand("bench", "benchmark training steps of a model shape (JSON on stdout)");
+  o->arch.vocab_size = 4096;
+  o->arch.hidden_size = 256;
+  o->arch.intermediate_size = 688;
+  o->arch.num_hidden_layers = 4;
+  o->arch.num_attention_heads = 8;
+  o->arch.num_key_value_heads = 0;
+  o->arch.max_position_embeddings = 0;
+  cmd->add_option("--vocab", o->arch.vocab_size)->capture_default_str();
+  cmd->add_option("--hidden", o->arch.hidden_size)->capture_default_str();
+  cmd->add_option("--intermediate", o->arch.intermediate_size, "0 = LLaMA's 8/3 * hidden rounded to 64");
+  cmd->add_option("--layers", o->arch.num_hidden_layers)->capture_default_str();
+  cmd->add_option("--heads", o->arch.num_attention_heads)->capture_default_str();
+  cmd->add_option("--kv-heads", o->arch.num_key_value_heads, "0 = heads");
+  cmd->add_option("--seq", o->seq_len)->capture_default_str();
+  cmd->add_option("--batch", o->batch_size)->capture_default_str();
+  cmd->add_option("--steps", o->steps, "timed steps")->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "0 = all cores")->capture_default_str();
+  cmd->add_option("--method", o->method.type, "full | lora")->capture_default_str();
+  cmd->add_option("--lora-r", o->method.lora.r)->capture_default_str();
+  cmd->callback([o, &g] {
+    start(g);
+    ModelConfig& a = o->arch;
+    if (a.num_key_value_heads <= 0) a.num_key_value_heads = a.num_attention_heads;
+    if (a.intermediate_size <= 0) a.intermediate_size = (a.hidden_size * 8 / 3 + 63) / 64 * 64;
+    a.max_position_embeddings = std::max<int64_t>(a.max_position_embeddings, o->seq_len);
+    BenchResult r = run_bench(*o);
+    std::cout << metric_json({{"impl", std::string("ptune")},
+                              {"hidden", a.hidden_size},
+                              {"layers", a.num_hidden_layers},
+                              {"heads", a.num_attention_heads},
+                              {"vocab", a.vocab_size},
+                              {"seq", o->seq_len},
+                              {"batch", o->batch_size},
+                              {"method", o->method.type},
+                              {"params", r.params},
+                              {"trainable", r.trainable},
+                              {"tokens_per_s", r.tokens_per_s},
+                              {"ms_per_step", r.ms_per_step},
+                              {"gflops", r.gflops},
+                              {"peak_rss_mb", r.peak_rss_mb}})
+              << "\n";
+  });
+}
+
+}  // namespace ptune::cli
