@@ -1,0 +1,141 @@
+// CLI tier: exit codes, messages on stderr, results on stdout, nothing overwritten on failure.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "tiny_run.h"
+
+namespace fs = std::filesystem;
+using namespace ptune::test;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST(Cli, VersionAndHelp) {
+  auto v = run_ptune("--version");
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_TRUE(contains(v.out, "ptune 0.")) << v.out;
+  auto h = run_ptune("--help");
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* cmd : {"train", "eval", "tokenizer", "info"}) EXPECT_TRUE(contains(h.out, cmd)) << cmd;
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run_ptune("").exit_code, 2);
+  EXPECT_EQ(run_ptune("frobnicate").exit_code, 2);
+  auto r = run_ptune("train");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "--config")) << r.err;
+}
+
+TEST(Cli, MissingRecipeNamesTheFile) {
+  auto r = run_ptune("train --config /nonexistent/r.yaml");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "/nonexistent/r.yaml")) << r.err;
+}
+
+TEST(Cli, RecipeTypoIsRejectedWithPathAndLine) {
+  TempDir t;
+  std::string y = tiny_recipe(t / "run");
+  y.replace(y.find("optim: {lr:"), 11, "optim: {lrr:");
+  write_text(t / "r.yaml", y);
+  auto r = run_ptune("train --config " + (t / "r.yaml"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "optim.lrr")) << r.err;
+  EXPECT_TRUE(contains(r.err, "r.yaml:9")) << r.err;
+  EXPECT_FALSE(fs::exists(t / "run")) << "nothing may start before the recipe is valid";
+}
+
+TEST(Cli, DryRunPrintsResolvedRecipeWithOverrides) {
+  TempDir t;
+  write_text(t / "r.yaml", tiny_recipe(t / "run"));
+  auto r = run_ptune("train --config " + (t / "r.yaml") + " --dry-run --set optim.lr=0.5 --set train.steps=7");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "lr: 0.5")) << r.out;
+  EXPECT_TRUE(contains(r.out, "steps: 7")) << r.out;
+  auto bad = run_ptune("train --config " + (t / "r.yaml") + " --dry-run --set optim.lr=-1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(contains(bad.err, "optim.lr")) << bad.err;
+}
+
+TEST(Cli, RecipeFromStdin) {
+  TempDir t;
+  auto r = run_ptune("train --config - --dry-run", tiny_recipe(t / "run"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "hidden_size: 32")) << r.out;
+}
+
+TEST(Cli, TrainEvalInfoPipeline) {
+  TempDir t;
+  write_text(t / "r.yaml", tiny_recipe(t / "run", 4));
+  auto tr = run_ptune("--quiet train --config " + (t / "r.yaml"));
+  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  auto summary = nlohmann::json::parse(tr.out);
+  EXPECT_EQ(summary["step"], 4);
+  EXPECT_EQ(summary["output"], t / "run/final");
+
+  auto ev = run_ptune("eval --config " + (t / "r.yaml"));
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  auto j = nlohmann::json::parse(ev.out);
+  for (const char* k : {"loss", "perplexity", "accuracy", "tokens"}) EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_NEAR(std::exp(j["loss"].get<double>()), j["perplexity"].get<double>(), 1e-6);
+  EXPECT_GT(j["tokens"].get<int64_t>(), 0);
+
+  // Same data through stdin and --model: the same numbers.
+  auto ev2 = run_ptune("eval --model " + (t / "run/final") + " --data - --seq-len 32",
+                       read_text(tiny_assets() + "/eval.txt"));
+  ASSERT_EQ(ev2.exit_code, 0) << ev2.err;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(ev2.out)["loss"].get<double>(), j["loss"].get<double>());
+
+  auto per = run_ptune("eval --model " + (t / "run/final") + " --data " + tiny_assets() +
+                       "/eval.txt --seq-len 32 --per-example");
+  ASSERT_EQ(per.exit_code, 0) << per.err;
+  int64_t lines = 0, tokens = 0;
+  std::istringstream in(per.out);
+  for (std::string line; std::getline(in, line); ++lines) tokens += nlohmann::json::parse(line)["tokens"].get<int64_t>();
+  EXPECT_EQ(tokens, j["tokens"].get<int64_t>());
+  EXPECT_EQ(lines, j["examples"].get<int64_t>());
+
+  auto info = run_ptune("info --json --model " + (t / "run/final"));
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  auto ij = nlohmann::json::parse(info.out);
+  EXPECT_EQ(ij["hidden_size"], 32);
+  EXPECT_EQ(ij["num_hidden_layers"], 2);
+  EXPECT_GT(ij["parameters"].get<int64_t>(), 0);
+}
+
+TEST(Cli, CorruptCheckpointIsRuntimeErrorNamingTheFile) {
+  TempDir t;
+  write_text(t / "r.yaml", tiny_recipe(t / "run", 2));
+  ASSERT_EQ(run_ptune("-q train --config " + (t / "r.yaml")).exit_code, 0);
+  const std::string st = t / "run/final/model.safetensors";
+  std::string bytes = read_text(st);
+  write_text(st, bytes.substr(0, bytes.size() / 2));
+  auto r = run_ptune("eval --model " + (t / "run/final") + " --data " + tiny_assets() + "/eval.txt");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "model.safetensors")) << r.err;
+}
+
+TEST(Cli, TokenizerEncodeDecodeRoundTripThroughPipes) {
+  const std::string model = tiny_assets() + "/tok.model";
+  auto enc = run_ptune("tokenizer encode --model " + model, "a small dog\nthe bank of a river\n");
+  ASSERT_EQ(enc.exit_code, 0) << enc.err;
+  auto dec = run_ptune("tokenizer decode --model " + model, enc.out);
+  ASSERT_EQ(dec.exit_code, 0) << dec.err;
+  EXPECT_EQ(dec.out, "a small dog\nthe bank of a river\n");
+  auto bad = run_ptune("tokenizer decode --model " + model, "1 2 banana\n");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(contains(bad.err, "line 1")) << bad.err;
+}
+
+TEST(Cli, TokenizerTrainWritesModel) {
+  TempDir t;
+  auto r = run_ptune("-q tokenizer train --input " + tiny_assets() + "/train.txt --vocab-size 300 --out " +
+                     (t / "tok.model"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(t / "tok.model"));
+}

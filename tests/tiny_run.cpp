@@ -1,0 +1,53 @@
+// Tiny test assets (see tiny_run.h).
+#include "tiny_run.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "ptune/data/tokenizer.h"
+
+namespace ptune::test {
+
+const std::string& tiny_assets() {
+  static TempDir dir;
+  static bool ready = false;
+  if (!ready) {
+    std::ifstream in(std::string(PTUNE_SOURCE_DIR) + "/data/wordnet/corpus_train.txt");
+    std::ostringstream train, eval;
+    std::string line;
+    for (int i = 0; i < 1200 && std::getline(in, line); ++i) (i % 10 == 9 ? eval : train) << line << "\n";
+    write_text(dir / "train.txt", train.str());
+    write_text(dir / "eval.txt", eval.str());
+    TokenizerTrainOptions o;
+    o.input = dir / "train.txt";
+    o.out = dir / "tok.model";
+    o.vocab_size = 320;
+    train_tokenizer(o);
+    ready = true;
+  }
+  return dir.path();
+}
+
+std::string tiny_recipe(const std::string& out_dir, int steps, const std::string& extra) {
+  const std::string a = tiny_assets();
+  return fmt::format(R"(model:
+  arch: {{hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4,
+         num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1.0e-5}}
+tokenizer: {{path: {a}/tok.model}}
+data:
+  train: {{path: {a}/train.txt, format: text}}
+  eval: {{path: {a}/eval.txt, format: text}}
+  seq_len: 32
+optim: {{lr: 3.0e-3, weight_decay: 0.01}}
+schedule: {{kind: cosine, warmup_steps: 2}}
+train: {{steps: {steps}, batch_size: 4, eval_every: 4, eval_batches: 2, save_every: 4, keep_last: 2, log_every: 2, threads: 1}}
+output: {{dir: {out}}}
+{extra}
+)",
+                     fmt::arg("a", a), fmt::arg("steps", steps), fmt::arg("out", out_dir),
+                     fmt::arg("extra", extra));
+}
+
+}  // namespace ptune::test

@@ -1,0 +1,19 @@
+// A tiny end-to-end setup shared by the recipe and CLI tests: a small tokenizer trained once
+// per test binary on the head of the shipped WordNet corpus, and recipe text for a 2-layer
+// model that trains in about a second.
+#pragma once
+
+#include <string>
+
+#include "test_util.h"
+
+namespace ptune::test {
+
+// Directory holding tok.model, train.txt and eval.txt (created on first use, then reused).
+const std::string& tiny_assets();
+
+// Recipe YAML for a tiny full fine-tune writing to `out_dir`. `extra` is appended (YAML
+// lines overriding nothing already present, e.g. "mtp: {...}").
+std::string tiny_recipe(const std::string& out_dir, int steps = 12, const std::string& extra = "");
+
+}  // namespace ptune::test
