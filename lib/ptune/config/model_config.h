@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ptune {
 
@@ -38,6 +39,17 @@ struct ModelConfig {
     return head_dim > 0 ? head_dim : hidden_size / num_attention_heads;
   }
 };
+
+// One inconsistency: the field it is reported on and a message that may name it,
+// e.g. {"num_key_value_heads", "num_attention_heads (8) must be a multiple of num_key_value_heads (3)"}.
+struct ConfigProblem {
+  std::string field;
+  std::string message;
+};
+
+// Every inconsistency in `c`, in field order. With `vocab_from_tokenizer`, vocab_size 0
+// is accepted (the recipe's model.arch takes it from the tokenizer later).
+std::vector<ConfigProblem> config_problems(const ModelConfig& c, bool vocab_from_tokenizer = false);
 
 // Throws a Usage error naming the first inconsistent field (heads dividing, etc.).
 void validate(const ModelConfig& c);

@@ -10,8 +10,10 @@
 namespace ptune {
 
 // Parses `path` ("-" = stdin), applies each override "key.path=value" (value parsed as
-// YAML), validates everything, and throws one Usage error listing every problem, one per
-// line: "method.lora.r: must be > 0, got 0 (recipe.yaml:14)". Override problems name the
+// YAML), validates everything, and throws one Usage error listing every problem under a
+// "recipe <file> has N problems:" header, one per indented line:
+// "method.lora.r: must be > 0, got 0 (recipe.yaml:14)". A YAML syntax error throws
+// "recipe.yaml:7: YAML syntax error: ..."; an unreadable file "recipe: cannot read '...': ...". Override problems name the
 // override: "train.lr: unknown key (--set train.lr=3e-4); did you mean optim.lr?".
 Recipe load_recipe(const std::string& path, const std::vector<std::string>& overrides = {});
 
@@ -19,7 +21,8 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& over
 Recipe load_recipe_text(const std::string& yaml, const std::string& source,
                         const std::vector<std::string>& overrides = {});
 
-// The resolved recipe as YAML, every key present, in reference order.
+// The resolved recipe as YAML, every key present, in reference order (model.arch is `~`
+// when the recipe has none); load_recipe_text(recipe_to_yaml(r)) gives r back.
 std::string recipe_to_yaml(const Recipe& r);
 
 }  // namespace ptune
