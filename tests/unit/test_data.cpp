@@ -30,9 +30,13 @@ class DataTest : public ::testing::Test {
     dir_ = new TempDir();
     std::ifstream in(std::string(PTUNE_SOURCE_DIR) + "/data/wordnet/corpus_train.txt");
     ASSERT_TRUE(in) << "data/wordnet/corpus_train.txt missing";
-    std::string line, corpus;
-    for (int i = 0; i < 2000 && std::getline(in, line); ++i) corpus += line + "\n";
+    std::string line, corpus, head;  // head: a smaller corpus for the slower trainings
+    for (int i = 0; i < 2000 && std::getline(in, line); ++i) {
+      corpus += line + "\n";
+      if (i < 300) head += line + "\n";
+    }
     write_text(*dir_ / "corpus.txt", corpus);
+    write_text(*dir_ / "head.txt", head);
     TokenizerTrainOptions o;
     o.input = *dir_ / "corpus.txt";
     o.out = *dir_ / "tok.model";
@@ -80,6 +84,27 @@ TEST_F(DataTest, TokenizerIdsAndRoundTrip) {
   EXPECT_EQ(tok_->decode(ids), text);
 }
 
+// A model from Python's sentencepiece (SentencePiece's default ids: no pad piece) loads, pads
+// with EOS, and encodes exactly as Python does.
+TEST_F(DataTest, TokenizerMatchesPythonAndFallsBackToEosPad) {
+  const std::string prefix = *dir_ / "py";
+  const std::string text = "a tangible and visible entity; an entity that can cast a shadow";
+  auto r = test::run_shell(std::string(PTUNE_PYTHON) + " -c '"
+                           "import sentencepiece as spm, sys\n"
+                           "spm.SentencePieceTrainer.Train(input=sys.argv[1], model_prefix=sys.argv[2], "
+                           "vocab_size=250, model_type=\"bpe\", minloglevel=2)\n"
+                           "sp = spm.SentencePieceProcessor(model_file=sys.argv[2] + \".model\")\n"
+                           "print(\" \".join(map(str, sp.encode(sys.argv[3]))))' " +
+                           *dir_ / "head.txt" + " " + prefix + " '" + text + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto t = Tokenizer::load(prefix + ".model");
+  EXPECT_EQ(t.eos_id(), 2);
+  EXPECT_EQ(t.pad_id(), 2);  // no pad piece in this model
+  std::string ids;
+  for (int32_t id : t.encode(text)) ids += (ids.empty() ? "" : " ") + std::to_string(id);
+  EXPECT_EQ(ids + "\n", r.out);
+}
+
 TEST_F(DataTest, TokenizerLoadAndTrainErrors) {
   try {
     Tokenizer::load(*dir_ / "nope.model");
@@ -111,13 +136,6 @@ TEST_F(DataTest, TokenizerTrainsFromStdinAndReportsFailure) {
   o.out = *dir_ / "stdin.model";
   o.vocab_size = 200;
   o.model_type = "unigram";
-  std::string head;  // unigram training is slower: a few hundred lines are enough here
-  {
-    std::ifstream in(*dir_ / "corpus.txt");
-    std::string line;
-    for (int i = 0; i < 300 && std::getline(in, line); ++i) head += line + "\n";
-  }
-  write_text(*dir_ / "head.txt", head);
   with_stdin(*dir_ / "head.txt", [&] { train_tokenizer(o); });
   auto t = Tokenizer::load(o.out);
   EXPECT_EQ(t.vocab_size(), 200);
