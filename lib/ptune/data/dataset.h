@@ -1,12 +1,21 @@
 // Training/eval datasets and batching. Three formats (recipe data.*.format):
-//  text     - one document per non-empty line; tokenized, BOS+doc+EOS, concatenated and
-//             packed into seq_len windows (targets are the next tokens; every position
-//             predicts, across document boundaries, as in HF run_clm packing).
-//  instruct - JSONL {prompt, response}; template applied to the prompt; one example per
-//             record, truncated to seq_len; loss only on response tokens (+ EOS).
-//  tokens   - JSONL {"input_ids": [...], optional "labels": [...] (HF convention: same
-//             length as input_ids, -100 = ignore, shifted inside) or "loss_mask": [0/1...]
-//             (1 = token t is a prediction target)}.
+//  text     - one document per non-empty line; tokenized as [BOS] + doc + [EOS] (BOS only
+//             with add_bos), all documents concatenated into one stream and packed into
+//             windows of seq_len+1 tokens with stride seq_len: input = w[0:L-1], targets =
+//             w[1:L]. Every position predicts, across document boundaries, as in HF run_clm
+//             packing. The last, shorter window is kept if it has >= 2 tokens.
+//  instruct - JSONL {prompt, response} (field names configurable); tokens = [BOS] +
+//             encode(template with {prompt} replaced) + encode(response) + [EOS], truncated
+//             to seq_len+1; input = tokens[:-1], targets = tokens[1:] with every target that
+//             is a prompt token set to kIgnoreIndex: only response tokens and EOS are learned.
+//  tokens   - JSONL {"input_ids": [...]} taken as is (no BOS added), truncated to seq_len+1
+//             tokens s[0..n); input = s[0:n-1]. Targets, by the optional second field:
+//               none:        targets[t] = s[t+1]                 (every position predicts)
+//               "labels":    targets[t] = labels[t+1]            (HF convention: labels
+//                            same length as input_ids, -100 = ignore, shifted here)
+//               "loss_mask": targets[t] = s[t+1] if loss_mask[t+1] else -100 (1 = token
+//                            t+1 is a prediction target; loss_mask[0] is unused)
+// instruct/tokens examples without any target are dropped (with a warning).
 #pragma once
 
 #include <torch/types.h>
@@ -40,8 +49,11 @@ struct Batch {
 
 class Dataset {
  public:
-  // `tok` may be null for the tokens format. Errors name the file and line.
-  static Dataset load(const DataSource& src, const Tokenizer* tok, int64_t seq_len, bool add_bos);
+  // `tok` may be null for the tokens format. Usage errors name `key` (the recipe path, e.g.
+  // "data.train"), the file and the line: "data.train: f.jsonl:3: field 'response' missing".
+  // Path "-" reads stdin. An empty dataset is an error.
+  static Dataset load(const DataSource& src, const Tokenizer* tok, int64_t seq_len, bool add_bos,
+                      const std::string& key = "data");
   static Dataset from_examples(std::vector<Example> examples);
   size_t size() const { return examples_.size(); }
   const Example& operator[](size_t i) const { return examples_[i]; }
@@ -61,7 +73,11 @@ struct DataPosition {
 };
 
 // Endless iterator over shuffled epochs. The order of epoch e is a permutation drawn from
-// mt19937_64(seed + e), so it depends only on (seed, epoch): resume restores it exactly.
+// mt19937_64(seed + e) by std::shuffle (identity without shuffle), so it depends only on
+// (seed, epoch): resume restores it exactly. Batches are consecutive slices of the endless
+// concatenation of epoch orders: every batch has batch_size examples, every example is seen
+// once per epoch, and a batch that reaches the end of an epoch takes the rest from the next
+// epoch's order (so position() may already be in the next epoch).
 class BatchIterator {
  public:
   BatchIterator(const Dataset& data, int64_t batch_size, uint64_t seed, bool shuffle, int64_t pad_id);

@@ -1,4 +1,5 @@
-// SentencePiece tokenizer (the only file that includes sentencepiece headers).
+// SentencePiece tokenizer. SentencePiece itself runs in a dlopen()ed module (see
+// sentencepiece_module.h); nothing here or in users of this header sees its headers.
 #pragma once
 
 #include <cstdint>
@@ -6,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace sentencepiece { class SentencePieceProcessor; }
+namespace ptune::spm { class Model; }
 
 namespace ptune {
 
@@ -27,7 +28,7 @@ class Tokenizer {
 
  private:
   Tokenizer() = default;
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+  std::unique_ptr<spm::Model> sp_;
   std::string path_;
 };
 

@@ -1,0 +1,79 @@
+// Batching: collate (right padding) and the endless, resumable BatchIterator declared in
+// dataset.h. Epoch e's order is std::shuffle with mt19937_64(seed + e), so a DataPosition
+// {epoch, cursor} is all a resumed run needs to see the same batches.
+#include <algorithm>
+#include <numeric>
+
+#include "ptune/core/error.h"
+#include "ptune/data/dataset.h"
+
+namespace ptune {
+
+Batch collate(const std::vector<const Example*>& examples, int64_t pad_id) {
+  PTUNE_CHECK(!examples.empty(), "collate needs at least one example");
+  const int64_t B = static_cast<int64_t>(examples.size());
+  int64_t T = 0;
+  for (const Example* e : examples) {
+    PTUNE_CHECK(e->input_ids.size() == e->targets.size(), "example has {} inputs but {} targets",
+                e->input_ids.size(), e->targets.size());
+    T = std::max<int64_t>(T, static_cast<int64_t>(e->input_ids.size()));
+  }
+  Batch b;
+  b.input_ids = torch::full({B, T}, pad_id, torch::kInt64);      // (B, T)
+  b.targets = torch::full({B, T}, kIgnoreIndex, torch::kInt64);  // (B, T)
+  auto in = b.input_ids.accessor<int64_t, 2>();
+  auto tg = b.targets.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < B; ++i) {
+    const Example& e = *examples[i];
+    for (size_t t = 0; t < e.input_ids.size(); ++t) {
+      in[i][t] = e.input_ids[t];
+      tg[i][t] = e.targets[t];
+      b.n_targets += e.targets[t] != kIgnoreIndex;
+    }
+    b.n_tokens += static_cast<int64_t>(e.input_ids.size());
+  }
+  return b;
+}
+
+BatchIterator::BatchIterator(const Dataset& data, int64_t batch_size, uint64_t seed, bool shuffle,
+                             int64_t pad_id)
+    : data_(data), batch_size_(batch_size), seed_(seed), shuffle_(shuffle), pad_id_(pad_id) {
+  PTUNE_CHECK(data.size() > 0, "BatchIterator over an empty dataset");
+  PTUNE_CHECK(batch_size > 0, "batch_size must be > 0, got {}", batch_size);
+  build_order();
+}
+
+void BatchIterator::build_order() {
+  order_.resize(data_.size());
+  std::iota(order_.begin(), order_.end(), size_t{0});
+  if (shuffle_) {
+    std::mt19937_64 rng(seed_ + static_cast<uint64_t>(pos_.epoch));
+    std::shuffle(order_.begin(), order_.end(), rng);
+  }
+}
+
+Batch BatchIterator::next() {
+  std::vector<const Example*> picked;
+  picked.reserve(batch_size_);
+  const int64_t n = static_cast<int64_t>(data_.size());
+  while (static_cast<int64_t>(picked.size()) < batch_size_) {
+    if (pos_.cursor >= n) {  // epoch done: the rest of the batch comes from the next one
+      ++pos_.epoch;
+      pos_.cursor = 0;
+      build_order();
+    }
+    picked.push_back(&data_[order_[pos_.cursor++]]);
+  }
+  return collate(picked, pad_id_);
+}
+
+void BatchIterator::set_position(const DataPosition& p) {
+  if (p.epoch < 0 || p.cursor < 0 || p.cursor > static_cast<int64_t>(data_.size()))
+    usage_error("data position (epoch {}, cursor {}) does not fit a dataset of {} examples; "
+                "was the checkpoint made with different data?",
+                p.epoch, p.cursor, data_.size());
+  pos_ = p;
+  build_order();
+}
+
+}  // namespace ptune

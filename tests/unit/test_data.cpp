@@ -1,0 +1,355 @@
+// Tokenizer training/round trip, dataset formats (packing, instruct masking, tokens with
+// labels / loss_mask), error messages, collate padding and BatchIterator determinism.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <functional>
+#include <numeric>
+
+#include "ptune/core/error.h"
+#include "ptune/data/dataset.h"
+#include "ptune/data/tokenizer.h"
+#include "test_util.h"
+
+namespace ptune {
+namespace {
+
+using test::TempDir;
+using test::write_text;
+using V = std::vector<int32_t>;
+constexpr int32_t X = static_cast<int32_t>(kIgnoreIndex);
+
+// A tiny tokenizer trained once for the whole suite (vocab 300 on WordNet glosses).
+class DataTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    std::ifstream in(std::string(PTUNE_SOURCE_DIR) + "/data/wordnet/corpus_train.txt");
+    ASSERT_TRUE(in) << "data/wordnet/corpus_train.txt missing";
+    std::string line, corpus, head;  // head: a smaller corpus for the slower trainings
+    for (int i = 0; i < 2000 && std::getline(in, line); ++i) {
+      corpus += line + "\n";
+      if (i < 300) head += line + "\n";
+    }
+    write_text(*dir_ / "corpus.txt", corpus);
+    write_text(*dir_ / "head.txt", head);
+    TokenizerTrainOptions o;
+    o.input = *dir_ / "corpus.txt";
+    o.out = *dir_ / "tok.model";
+    o.vocab_size = 300;
+    o.threads = 2;
+    train_tokenizer(o);
+    tok_ = new Tokenizer(Tokenizer::load(o.out));
+  }
+  static void TearDownTestSuite() {
+    delete tok_;
+    delete dir_;
+  }
+  static DataSource source(const std::string& path, const std::string& format) {
+    DataSource s;
+    s.path = path;
+    s.format = format;
+    return s;
+  }
+  static TempDir* dir_;
+  static Tokenizer* tok_;
+};
+TempDir* DataTest::dir_ = nullptr;
+Tokenizer* DataTest::tok_ = nullptr;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Usage) << e.what();
+    return e.what();
+  }
+  return "<no error>";
+}
+
+TEST_F(DataTest, TokenizerIdsAndRoundTrip) {
+  EXPECT_EQ(tok_->vocab_size(), 300);
+  EXPECT_EQ(tok_->bos_id(), 1);
+  EXPECT_EQ(tok_->eos_id(), 2);
+  EXPECT_EQ(tok_->pad_id(), 3);
+  EXPECT_TRUE(test::exists(*dir_ / "tok.vocab"));
+  const std::string text = "bank (noun): sloping land beside a body of water.";
+  auto ids = tok_->encode(text);
+  ASSERT_FALSE(ids.empty());
+  for (int32_t id : ids) EXPECT_GT(id, 3);  // no specials added by encode
+  EXPECT_EQ(tok_->decode(ids), text);
+}
+
+// A model from Python's sentencepiece (SentencePiece's default ids: no pad piece) loads, pads
+// with EOS, and encodes exactly as Python does.
+TEST_F(DataTest, TokenizerMatchesPythonAndFallsBackToEosPad) {
+  const std::string prefix = *dir_ / "py";
+  const std::string text = "a tangible and visible entity; an entity that can cast a shadow";
+  auto r = test::run_shell(std::string(PTUNE_PYTHON) + " -c '"
+                           "import sentencepiece as spm, sys\n"
+                           "spm.SentencePieceTrainer.Train(input=sys.argv[1], model_prefix=sys.argv[2], "
+                           "vocab_size=250, model_type=\"bpe\", minloglevel=2)\n"
+                           "sp = spm.SentencePieceProcessor(model_file=sys.argv[2] + \".model\")\n"
+                           "print(\" \".join(map(str, sp.encode(sys.argv[3]))))' " +
+                           *dir_ / "head.txt" + " " + prefix + " '" + text + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto t = Tokenizer::load(prefix + ".model");
+  EXPECT_EQ(t.eos_id(), 2);
+  EXPECT_EQ(t.pad_id(), 2);  // no pad piece in this model
+  std::string ids;
+  for (int32_t id : t.encode(text)) ids += (ids.empty() ? "" : " ") + std::to_string(id);
+  EXPECT_EQ(ids + "\n", r.out);
+}
+
+TEST_F(DataTest, TokenizerLoadAndTrainErrors) {
+  try {
+    Tokenizer::load(*dir_ / "nope.model");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Runtime);
+    EXPECT_EQ(std::string(e.what()),
+              "tokenizer '" + *dir_ / "nope.model" + "': no such file (expected a SentencePiece .model)");
+  }
+  TokenizerTrainOptions o;
+  o.input = *dir_ / "missing.txt";
+  o.out = *dir_ / "x.model";
+  EXPECT_EQ(error_of([&] { train_tokenizer(o); }),
+            "tokenizer training: input corpus '" + o.input + "' does not exist");
+  EXPECT_FALSE(test::exists(o.out));
+}
+
+// Runs `f` with stdin reading `path` (for the "-" paths).
+void with_stdin(const std::string& path, const std::function<void()>& f) {
+  ASSERT_NE(std::freopen(path.c_str(), "r", stdin), nullptr);
+  std::cin.clear();
+  f();
+  std::cin.clear();
+}
+
+TEST_F(DataTest, TokenizerTrainsFromStdinAndReportsFailure) {
+  TokenizerTrainOptions o;
+  o.input = "-";
+  o.out = *dir_ / "stdin.model";
+  o.vocab_size = 200;
+  o.model_type = "unigram";
+  with_stdin(*dir_ / "head.txt", [&] { train_tokenizer(o); });
+  auto t = Tokenizer::load(o.out);
+  EXPECT_EQ(t.vocab_size(), 200);
+  EXPECT_EQ(t.decode(t.encode("a large body of water")), "a large body of water");
+  EXPECT_EQ(t.pad_id(), 3);
+  // Only the .model and .vocab remain: the spooled stdin and temporaries are gone.
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_->path()))
+    n += e.path().filename().string().rfind("stdin", 0) == 0;
+  EXPECT_EQ(n, 2);
+
+  write_text(*dir_ / "tiny.txt", "ab\nba\n");
+  o.input = *dir_ / "tiny.txt";
+  o.out = *dir_ / "tiny.model";
+  o.vocab_size = 5000;
+  auto msg = error_of([&] { train_tokenizer(o); });
+  EXPECT_EQ(msg.rfind("tokenizer training on '" + o.input + "' failed: ", 0), 0u) << msg;
+  EXPECT_NE(msg.find("Vocabulary size"), std::string::npos) << msg;
+  EXPECT_FALSE(test::exists(o.out));
+  o.model_type = "wordpiece";
+  EXPECT_EQ(error_of([&] { train_tokenizer(o); }),
+            "tokenizer training: model_type must be bpe or unigram, got 'wordpiece'");
+}
+
+TEST_F(DataTest, DatasetReadsStdin) {
+  write_text(*dir_ / "s.jsonl", "{\"input_ids\": [4, 5, 6]}\n{\"input_ids\": [7, 8]}\n");
+  Dataset ds = Dataset::from_examples({});
+  with_stdin(*dir_ / "s.jsonl", [&] { ds = Dataset::load(source("-", "tokens"), nullptr, 8, true); });
+  ASSERT_EQ(ds.size(), 2u);
+  EXPECT_EQ(ds[0].targets, (V{5, 6}));
+  EXPECT_EQ(ds[1].input_ids, (V{7}));
+  write_text(*dir_ / "s.jsonl", "{\"input_ids\": [4]}\n");
+  with_stdin(*dir_ / "s.jsonl", [&] {
+    EXPECT_EQ(error_of([&] { Dataset::load(source("-", "tokens"), nullptr, 8, true, "data.eval"); }),
+              "data.eval: <stdin>:1: field 'input_ids' needs at least 2 tokens, got 1");
+  });
+}
+
+TEST_F(DataTest, TextPackingWindowsAndEos) {
+  write_text(*dir_ / "docs.txt", "the first document\n\n  \nanother one here\nthird\n");
+  const std::vector<std::string> docs = {"the first document", "another one here", "third"};
+  V stream;
+  for (const auto& d : docs) {
+    stream.push_back(tok_->bos_id());
+    for (int32_t id : tok_->encode(d)) stream.push_back(id);
+    stream.push_back(tok_->eos_id());
+  }
+  const int64_t seq_len = 5;
+  auto ds = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, seq_len, true);
+  const size_t N = stream.size();
+  ASSERT_EQ(ds.size(), (N - 1 + seq_len - 1) / seq_len);  // ceil((N-1)/seq_len)
+  for (size_t k = 0; k < ds.size(); ++k) {
+    const size_t start = k * seq_len, len = std::min<size_t>(seq_len + 1, N - start);
+    V in(stream.begin() + start, stream.begin() + start + len - 1);
+    V tg(stream.begin() + start + 1, stream.begin() + start + len);
+    EXPECT_EQ(ds[k].input_ids, in) << "window " << k;
+    EXPECT_EQ(ds[k].targets, tg) << "window " << k;
+  }
+  EXPECT_EQ(ds.total_targets(), static_cast<int64_t>(N - 1));
+  // EOS (2) closes every document: one per document in the whole stream.
+  EXPECT_EQ(std::count(stream.begin(), stream.end(), 2), 3);
+  // Without BOS the stream starts directly with the first document's tokens.
+  auto nob = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, 1000, false);
+  ASSERT_EQ(nob.size(), 1u);
+  EXPECT_EQ(nob[0].input_ids.front(), tok_->encode(docs[0]).front());
+  EXPECT_EQ(nob[0].targets.back(), tok_->eos_id());
+  EXPECT_EQ(nob[0].input_ids.size(), N - 3 - 1);
+}
+
+TEST_F(DataTest, InstructMasksPrompt) {
+  write_text(*dir_ / "ins.jsonl",
+             "{\"q\": \"Define the word \\\"bank\\\" (noun).\", \"a\": \"sloping land.\"}\n");
+  DataSource s = source(*dir_ / "ins.jsonl", "instruct");
+  s.prompt_field = "q";
+  s.response_field = "a";
+  s.template_ = "Q: {prompt} A:";
+  auto p = tok_->encode("Q: Define the word \"bank\" (noun). A:");
+  auto r = tok_->encode("sloping land.");
+  V full = {1};
+  full.insert(full.end(), p.begin(), p.end());
+  full.insert(full.end(), r.begin(), r.end());
+  full.push_back(2);
+  auto ds = Dataset::load(s, tok_, 1000, true);
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].input_ids, V(full.begin(), full.end() - 1));
+  V expect(full.size() - 1, X);  // targets for positions whose next token is the response/EOS
+  for (size_t t = p.size(); t < expect.size(); ++t) expect[t] = full[t + 1];
+  EXPECT_EQ(ds[0].targets, expect);
+  EXPECT_EQ(ds.total_targets(), static_cast<int64_t>(r.size() + 1));
+  // Truncation keeps seq_len inputs; the masking stays aligned.
+  const int64_t short_len = static_cast<int64_t>(p.size()) + 2;
+  auto cut = Dataset::load(s, tok_, short_len, true);
+  ASSERT_EQ(cut[0].input_ids.size(), static_cast<size_t>(short_len));
+  EXPECT_EQ(cut[0].targets, V(expect.begin(), expect.begin() + short_len));
+}
+
+TEST_F(DataTest, TokensWithLabelsAndLossMask) {
+  write_text(*dir_ / "t.jsonl",
+             "{\"input_ids\": [10, 11, 12, 13, 14]}\n"
+             "{\"input_ids\": [10, 11, 12, 13, 14], \"labels\": [-100, -100, 12, 13, 14]}\n"
+             "\n"
+             "{\"input_ids\": [10, 11, 12, 13, 14], \"loss_mask\": [0, 0, 0, 1, 1]}\n"
+             "{\"input_ids\": [10, 11, 12, 13, 14, 15, 16], \"loss_mask\": [0, 1, 1, 1, 1, 1, 1]}\n");
+  auto ds = Dataset::load(source(*dir_ / "t.jsonl", "tokens"), nullptr, 4, true);
+  ASSERT_EQ(ds.size(), 4u);
+  EXPECT_EQ(ds[0].input_ids, (V{10, 11, 12, 13}));  // no BOS added to token data
+  EXPECT_EQ(ds[0].targets, (V{11, 12, 13, 14}));
+  EXPECT_EQ(ds[1].input_ids, (V{10, 11, 12, 13}));
+  EXPECT_EQ(ds[1].targets, (V{X, 12, 13, 14}));  // targets[t] = labels[t+1]
+  EXPECT_EQ(ds[2].targets, (V{X, X, 13, 14}));   // targets[t] = ids[t+1] if mask[t+1]
+  EXPECT_EQ(ds[3].input_ids, (V{10, 11, 12, 13}));  // truncated to seq_len + 1 = 5 tokens
+  EXPECT_EQ(ds[3].targets, (V{11, 12, 13, 14}));
+  EXPECT_EQ(ds.total_targets(), 4 + 3 + 2 + 4);
+}
+
+TEST_F(DataTest, ErrorMessagesNameFileAndLine) {
+  const std::string f = *dir_ / "bad.jsonl";
+  write_text(f, "{\"prompt\": \"a\", \"response\": \"b\"}\n{\"prompt\": \"a\"}\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "instruct"), tok_, 64, true, "data.train"); }),
+            "data.train: " + f + ":2: field 'response' missing");
+  write_text(f, "{\"prompt\": \"a\", \"response\": 7}\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "instruct"), tok_, 64, true, "data.eval"); }),
+            "data.eval: " + f + ":1: field 'response' must be a string, got number");
+  write_text(f, "{\"input_ids\": [1, 2]}\n{\"input_ids\": [1, 2\n");
+  auto msg = error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); });
+  EXPECT_EQ(msg.rfind("data.train: " + f + ":2: invalid JSON at column ", 0), 0u) << msg;
+  write_text(f, "[1, 2]\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+            "data.train: " + f + ":1: expected a JSON object, got array");
+  write_text(f, "{\"input_ids\": [1, \"x\"]}\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+            "data.train: " + f + ":1: field 'input_ids'[1] must be one of token ids >= 0, got \"x\"");
+  write_text(f, "{\"input_ids\": [1, 2, 3], \"labels\": [1, 2]}\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+            "data.train: " + f + ":1: field 'labels' has 2 entries but 'input_ids' has 3");
+  write_text(f, "\n\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "text"), tok_, 64, true, "data.train"); }),
+            "data.train: '" + f + "' holds no examples (format text); expected at least one");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(*dir_ / "none.txt", "text"), tok_, 64, true, "data.train"); }),
+            "data.train: cannot open '" + *dir_ / "none.txt" + "'");
+}
+
+TEST(Collate, RightPadsAndCounts) {
+  Example a{{5, 6, 7}, {6, 7, 8}}, b{{9}, {X}};
+  Batch batch = collate({&a, &b}, 3);
+  ASSERT_EQ(batch.input_ids.sizes(), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(batch.input_ids.dtype(), torch::kInt64);
+  EXPECT_TRUE(batch.input_ids.equal(torch::tensor({5, 6, 7, 9, 3, 3}, torch::kInt64).view({2, 3})));
+  EXPECT_TRUE(batch.targets.equal(torch::tensor({6, 7, 8, -100, -100, -100}, torch::kInt64).view({2, 3})));
+  EXPECT_EQ(batch.n_targets, 3);
+  EXPECT_EQ(batch.n_tokens, 4);
+}
+
+Dataset numbered(int n) {  // example i has input {i}, target {i}
+  std::vector<Example> ex;
+  for (int i = 0; i < n; ++i) ex.push_back({{i}, {i}});
+  return Dataset::from_examples(std::move(ex));
+}
+
+std::vector<int64_t> ids_of(const Batch& b) {
+  auto t = b.input_ids.flatten().contiguous();
+  return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+}
+
+TEST(BatchIterator, EpochsArePermutationsAndDiffer) {
+  Dataset d = numbered(10);
+  BatchIterator it(d, 5, 42, true, 0);
+  std::vector<int64_t> e0, e1;
+  for (int i = 0; i < 2; ++i) for (auto x : ids_of(it.next())) e0.push_back(x);
+  EXPECT_EQ(it.position().epoch, 0);
+  EXPECT_EQ(it.position().cursor, 10);
+  for (int i = 0; i < 2; ++i) for (auto x : ids_of(it.next())) e1.push_back(x);
+  EXPECT_EQ(it.position().epoch, 1);
+  EXPECT_NE(e0, e1);
+  auto s0 = e0, s1 = e1;
+  std::sort(s0.begin(), s0.end());
+  std::sort(s1.begin(), s1.end());
+  std::vector<int64_t> all(10);
+  std::iota(all.begin(), all.end(), 0);
+  EXPECT_EQ(s0, all);
+  EXPECT_EQ(s1, all);
+  // Without shuffling the order is the identity; a batch crossing the epoch end continues
+  // with the next epoch's order.
+  BatchIterator plain(d, 4, 42, false, 0);
+  plain.next();
+  plain.next();
+  EXPECT_EQ(ids_of(plain.next()), (std::vector<int64_t>{8, 9, 0, 1}));
+  EXPECT_EQ(plain.position().epoch, 1);
+  EXPECT_EQ(plain.position().cursor, 2);
+}
+
+TEST(BatchIterator, DeterministicAndResumable) {
+  Dataset d = numbered(7);
+  BatchIterator a(d, 3, 9, true, 0), b(d, 3, 9, true, 0);
+  std::vector<std::vector<int64_t>> seq;
+  std::vector<DataPosition> pos;
+  for (int i = 0; i < 12; ++i) {
+    pos.push_back(a.position());
+    seq.push_back(ids_of(a.next()));
+    EXPECT_EQ(ids_of(b.next()), seq.back());
+  }
+  for (int from : {0, 3, 5, 11}) {  // a fresh iterator restored at any position continues exactly
+    BatchIterator r(d, 3, 9, true, 0);
+    r.set_position(pos[from]);
+    for (int i = from; i < 12; ++i) EXPECT_EQ(ids_of(r.next()), seq[i]) << "from " << from;
+  }
+  BatchIterator other_seed(d, 3, 10, true, 0);
+  std::vector<std::vector<int64_t>> seq2;
+  for (int i = 0; i < 12; ++i) seq2.push_back(ids_of(other_seed.next()));
+  EXPECT_NE(seq, seq2);
+  EXPECT_EQ(error_of([&] { a.set_position({0, 8}); }),
+            "data position (epoch 0, cursor 8) does not fit a dataset of 7 examples; was the "
+            "checkpoint made with different data?");
+}
+
+}  // namespace
+}  // namespace ptune
