@@ -14,8 +14,15 @@ namespace ptune {
 
 // x @ w.T with ptune's precision rules: fp32/bf16 use the native kernels; fp16 on CPU
 // (no Half GEMM in LibTorch 1.13) computes in fp32 from the fp16 inputs and rounds the
-// result to fp16, as fp16 tensor cores do.
+// result to fp16, as fp16 tensor cores do. Call it qualified, ptune::linear: ADL also finds
+// at::linear for tensor arguments.
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w);
+
+// True for fp16 on CPU, where LibTorch 1.13 lacks GEMM, softmax and some activation kernels
+// (silu): those ops run in fp32 on the fp16 values and round back to fp16.
+inline bool is_cpu_half(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kHalf && !t.is_cuda();
+}
 
 class ProjectionImpl : public torch::nn::Module {
  public:
@@ -49,8 +56,11 @@ using SublayerHookFactory =
 
 // How a Transformer is wired. Default: plain Linear everywhere, no hooks.
 struct ModelBuilder {
-  ProjectionFactory projection;    // empty = LinearImpl
+  ProjectionFactory projection;    // empty (or returning nullptr) = LinearImpl
   SublayerHookFactory sublayer_hook;  // empty = none
 };
+
+// b.projection(path, in, out), or a LinearImpl(in, out) when the builder has none for `path`.
+Projection make_projection(const ModelBuilder& b, const std::string& path, int64_t in, int64_t out);
 
 }  // namespace ptune

@@ -8,6 +8,7 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/types.h>
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -47,12 +48,20 @@ std::pair<torch::Tensor, torch::Tensor> rope_tables(const ModelConfig& c, int64_
 // x: (B, H, T, D); cos/sin: (T, D). Returns x*cos + rotate_half(x)*sin.
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
+// Additive attention mask (T, n_past + T) in `dtype`: 0 where new token i may attend key j,
+// -inf where j > n_past + i. n_past counts the keys before the new tokens (prefix + cache),
+// all of which are visible. Undefined when nothing is masked (T == 1).
+torch::Tensor causal_mask(int64_t T, int64_t n_past, torch::ScalarType dtype, torch::Device device);
+
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& c, const std::string& path, const ModelBuilder& b);
-  // x: (B, T, d); cos/sin: (T, head_dim) for this chunk's positions.
+  // x: (B, T, d); cos/sin: (T, head_dim) for this chunk's positions, in x's dtype.
+  // `mask`: causal_mask(T, P + S, ...) shared by all layers; built here when undefined.
+  // Keys are [prefix (P, not rotated), cache (S), new tokens (T)]; new keys are appended to
+  // args.cache. For PEFT prefix semantics the caller passes pos_offset = P.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        int64_t layer, const ForwardArgs& args);
+                        int64_t layer, const ForwardArgs& args, const torch::Tensor& mask = {});
   Projection q_proj, k_proj, v_proj, o_proj;
   int64_t n_heads, n_kv_heads, head_dim;
 };
@@ -69,8 +78,9 @@ TORCH_MODULE(MLP);
 class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const ModelConfig& c, const std::string& path, const ModelBuilder& b);
+  // h = x + attn_hook(attn(norm1(x))); out = h + mlp_hook(mlp(norm2(h))). See Attention.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        int64_t layer, const ForwardArgs& args);
+                        int64_t layer, const ForwardArgs& args, const torch::Tensor& mask = {});
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   MLP mlp{nullptr};
@@ -82,9 +92,12 @@ TORCH_MODULE(Block);
 class LlamaModelImpl : public torch::nn::Module {
  public:
   LlamaModelImpl(const ModelConfig& c, const ModelBuilder& b);
+  // embed_tokens has padding_idx = pad_token_id when that is a valid id, as in HF (the pad
+  // row gets no gradient).
   torch::nn::Embedding embed_tokens{nullptr};
-  torch::nn::ModuleList layers{nullptr};
+  torch::nn::ModuleList layers{nullptr};  // of Block, named "0".."N-1"
   RMSNorm norm{nullptr};
+  std::vector<Block> blocks;  // the same modules as `layers`, typed (not registered twice)
 };
 TORCH_MODULE(LlamaModel);
 
@@ -101,20 +114,27 @@ class TransformerImpl : public torch::nn::Module {
   // The LM head weight (vocab, d): lm_head.weight, or embed_tokens.weight when tied.
   torch::Tensor head_weight() const;
   const ModelConfig& config() const { return config_; }
+  // cos/sin (T, head_dim) for positions [pos_offset, pos_offset + T) in `dtype` on `device`
+  // (for callers that run blocks themselves, e.g. MTP heads). Extends the tables as needed.
+  std::pair<torch::Tensor, torch::Tensor> rope(int64_t pos_offset, int64_t T,
+                                               torch::ScalarType dtype, torch::Device device);
 
   LlamaModel model{nullptr};
   Projection lm_head;  // null when tie_word_embeddings
 
  private:
   ModelConfig config_;
-  torch::Tensor cos_, sin_;  // (max_position_embeddings, head_dim) fp32 buffers (not saved)
+  torch::Tensor cos_, sin_;  // (max_len, head_dim) fp32, not registered (not saved, not moved
+                             // by to(): rope() follows the input's device)
 };
 TORCH_MODULE(Transformer);
 
 // HF-named parameters and their values (for saving); tied lm_head is omitted, as HF does.
 std::vector<std::pair<std::string, torch::Tensor>> model_state(torch::nn::Module& m);
 
-// Mean next-token cross-entropy over targets != -100 (fp32), and its sum/count.
+// Next-token cross-entropy, targets already shifted (targets[b, t] is predicted at t).
+// logits (B, T, V) fp32, targets (B, T) int64. lm_loss: mean over targets != -100 (0 when
+// there are none); lm_loss_sum: their sum.
 torch::Tensor lm_loss(const torch::Tensor& logits, const torch::Tensor& targets);
 torch::Tensor lm_loss_sum(const torch::Tensor& logits, const torch::Tensor& targets);
 

@@ -1,0 +1,23 @@
+// SwiGLU feed-forward of LLaMA (Shazeer 2020, "GLU Variants"): down(silu(gate(x)) * up(x)).
+#include <torch/torch.h>
+
+#include "ptune/model/transformer.h"
+
+namespace ptune {
+
+MLPImpl::MLPImpl(const ModelConfig& c, const std::string& path, const ModelBuilder& b) {
+  const int64_t d = c.hidden_size, f = c.intermediate_size;
+  gate_proj = register_module("gate_proj", make_projection(b, path + ".gate_proj", d, f));
+  up_proj = register_module("up_proj", make_projection(b, path + ".up_proj", d, f));
+  down_proj = register_module("down_proj", make_projection(b, path + ".down_proj", f, d));
+}
+
+torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  // x: (B, T, d) -> (B, T, f) -> (B, T, d)
+  auto gate = gate_proj->forward(x);
+  // No Half silu kernel on CPU: fp32 math on the fp16 values, rounded back.
+  gate = is_cpu_half(gate) ? torch::silu(gate.to(torch::kFloat)).to(torch::kHalf) : torch::silu(gate);
+  return down_proj->forward(gate * up_proj->forward(x));
+}
+
+}  // namespace ptune

@@ -1,0 +1,263 @@
+// Unit tests of the LLaMA model: RoPE, causality, GQA, KV cache, prefixes, HF names, loss,
+// and that a tiny model can overfit one batch.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "ptune/core/error.h"
+#include "ptune/model/transformer.h"
+
+namespace ptune {
+namespace {
+
+ModelConfig tiny_config(int64_t n_kv_heads = 2, bool tied = false) {
+  ModelConfig c;
+  c.vocab_size = 64;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = n_kv_heads;
+  c.max_position_embeddings = 32;
+  c.tie_word_embeddings = tied;
+  return c;
+}
+
+void expect_close(const torch::Tensor& a, const torch::Tensor& b, double tol) {
+  ASSERT_EQ(a.sizes(), b.sizes());
+  EXPECT_LE((a - b).abs().max().item<double>(), tol);
+}
+
+TEST(Rope, ScoreDependsOnlyOnRelativePosition) {
+  ModelConfig c = tiny_config();
+  auto [cos, sin] = rope_tables(c, 64);  // (64, 8)
+  ASSERT_EQ(cos.sizes(), (std::vector<int64_t>{64, 8}));
+  torch::manual_seed(0);
+  auto q = torch::randn({1, 1, 1, 8}), k = torch::randn({1, 1, 1, 8});
+  auto score = [&](int64_t m, int64_t n) {
+    auto qm = apply_rope(q, cos.narrow(0, m, 1), sin.narrow(0, m, 1));
+    auto kn = apply_rope(k, cos.narrow(0, n, 1), sin.narrow(0, n, 1));
+    return (qm * kn).sum().item<double>();
+  };
+  for (auto [m, n] : {std::pair<int64_t, int64_t>{3, 1}, {0, 7}, {10, 10}, {20, 2}})
+    EXPECT_NEAR(score(m, n), score(m + 5, n + 5), 1e-5) << m << "," << n;
+  // Position 0 is the identity.
+  expect_close(apply_rope(q, cos.narrow(0, 0, 1), sin.narrow(0, 0, 1)), q, 0);
+}
+
+TEST(Rope, RejectsUnsupportedScaling) {
+  ModelConfig c = tiny_config();
+  c.rope_scaling.type = "yarn";
+  try {
+    Transformer m(c);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    EXPECT_STREQ(e.what(), "model config: rope_scaling type 'yarn' is not supported yet; "
+                           "supported: default, linear, llama3");
+  }
+}
+
+TEST(Rope, LinearScalingDividesPositions) {
+  ModelConfig c = tiny_config();
+  auto [cos1, sin1] = rope_tables(c, 32);
+  c.rope_scaling.type = "linear";
+  c.rope_scaling.factor = 4.0;
+  auto [cos4, sin4] = rope_tables(c, 32);
+  // Position 8 scaled by 4 is position 2 unscaled.
+  expect_close(cos4[8], cos1[2], 1e-6);
+  expect_close(sin4[8], sin1[2], 1e-6);
+}
+
+TEST(Model, IsCausal) {
+  torch::manual_seed(1);
+  Transformer m(tiny_config());
+  auto ids = torch::randint(64, {2, 10}, torch::kLong);
+  auto base = m->forward(ids);
+  ASSERT_EQ(base.sizes(), (std::vector<int64_t>{2, 10, 64}));
+  EXPECT_EQ(base.scalar_type(), torch::kFloat);
+  auto changed_ids = ids.clone();
+  changed_ids.select(1, 5).fill_((ids[0][5].item<int64_t>() + 1) % 64);
+  auto changed = m->forward(changed_ids);
+  expect_close(changed.narrow(1, 0, 5), base.narrow(1, 0, 5), 1e-6);
+  EXPECT_GT((changed.select(1, 5) - base.select(1, 5)).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Model, GqaEqualsMhaWithRepeatedKv) {
+  torch::manual_seed(2);
+  Transformer gqa(tiny_config(/*n_kv_heads=*/2));
+  Transformer mha(tiny_config(/*n_kv_heads=*/4));
+  const int64_t G = 2, D = 8;
+  {
+    torch::NoGradGuard no_grad;
+    auto mha_params = mha->named_parameters();
+    for (const auto& p : gqa->named_parameters()) {
+      auto w = p.value();
+      if (p.key().find("k_proj") != std::string::npos || p.key().find("v_proj") != std::string::npos)
+        w = w.view({-1, D, w.size(1)}).repeat_interleave(G, 0).reshape({-1, w.size(-1)});
+      mha_params[p.key()].copy_(w);
+    }
+  }
+  auto ids = torch::randint(64, {2, 9}, torch::kLong);
+  expect_close(gqa->forward(ids), mha->forward(ids), 1e-5);
+}
+
+TEST(Model, KvCacheMatchesFullForward) {
+  torch::manual_seed(3);
+  Transformer m(tiny_config());
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(64, {2, 12}, torch::kLong);
+  for (int64_t offset : {0, 7}) {
+    auto full = m->forward(ids, {offset});
+    KVCache one;
+    for (int64_t t = 0; t < 12; ++t) {
+      auto step = m->forward(ids.narrow(1, t, 1), {offset + t, nullptr, &one});
+      expect_close(step.select(1, 0), full.select(1, t), 1e-5);
+    }
+    EXPECT_EQ(one.length(), 12);
+    KVCache chunked;
+    for (auto [start, len] : {std::pair<int64_t, int64_t>{0, 5}, {5, 4}, {9, 3}}) {
+      auto part = m->forward(ids.narrow(1, start, len), {offset + start, nullptr, &chunked});
+      expect_close(part, full.narrow(1, start, len), 1e-5);
+    }
+    // Roll back to 5 positions and decode the rest again.
+    chunked.truncate(5);
+    EXPECT_EQ(chunked.length(), 5);
+    auto rest = m->forward(ids.narrow(1, 5, 7), {offset + 5, nullptr, &chunked});
+    expect_close(rest, full.narrow(1, 5, 7), 1e-5);
+  }
+}
+
+TEST(Model, EmptyPrefixGivesBaseLogits) {
+  torch::manual_seed(4);
+  Transformer m(tiny_config());
+  auto ids = torch::randint(64, {2, 6}, torch::kLong);
+  LayerPrefixes prefix(2, {torch::zeros({2, 2, 0, 8}), torch::zeros({2, 2, 0, 8})});
+  ForwardArgs args;
+  args.prefix = &prefix;
+  expect_close(m->forward(ids, args), m->forward(ids), 1e-6);
+}
+
+std::vector<std::string> names_of(torch::nn::Module& m) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : model_state(m)) names.push_back(name);
+  return names;
+}
+
+TEST(Model, ParameterNamesAreHfKeys) {
+  std::vector<std::string> expected = {"model.embed_tokens.weight"};
+  for (int l = 0; l < 2; ++l)
+    for (const char* s : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                          "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+                          "input_layernorm", "post_attention_layernorm"})
+      expected.push_back("model.layers." + std::to_string(l) + "." + s + ".weight");
+  expected.push_back("model.norm.weight");
+  Transformer tied(tiny_config(2, /*tied=*/true));
+  EXPECT_EQ(names_of(*tied), expected);
+  EXPECT_TRUE(tied->head_weight().is_same(tied->model->embed_tokens->weight));
+  expected.push_back("lm_head.weight");
+  Transformer untied(tiny_config(2, /*tied=*/false));
+  EXPECT_EQ(names_of(*untied), expected);
+  EXPECT_EQ(untied->head_weight().sizes(), (std::vector<int64_t>{64, 32}));
+}
+
+// A hook that adds a learnable bias, to check where hooks attach and how they are named.
+struct BiasHookImpl : SublayerHookImpl {
+  BiasHookImpl(int64_t d) { bias = register_parameter("bias", torch::zeros({d})); }
+  torch::Tensor forward(const torch::Tensor& x) override { return x + bias; }
+  torch::Tensor bias;
+};
+
+TEST(Model, BuilderSuppliesProjectionsAndHooks) {
+  std::vector<std::string> paths;
+  ModelBuilder b;
+  b.projection = [&](const std::string& path, int64_t in, int64_t out) -> Projection {
+    paths.push_back(path);
+    return nullptr;  // default Linear
+  };
+  b.sublayer_hook = [](const std::string& block, const std::string& where, int64_t d) -> SublayerHook {
+    if (where == "mlp") return std::make_shared<BiasHookImpl>(d);
+    return nullptr;
+  };
+  ModelConfig c = tiny_config();
+  c.num_hidden_layers = 1;
+  Transformer m(c, b);
+  EXPECT_EQ(paths, (std::vector<std::string>{
+                       "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+                       "model.layers.0.self_attn.v_proj", "model.layers.0.self_attn.o_proj",
+                       "model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj",
+                       "model.layers.0.mlp.down_proj", "lm_head"}));
+  auto params = m->named_parameters();
+  ASSERT_TRUE(params.contains("model.layers.0.mlp_adapter.bias"));
+  EXPECT_FALSE(params.contains("model.layers.0.attn_adapter.bias"));
+  // The hook output goes into the residual stream.
+  auto ids = torch::randint(64, {1, 4}, torch::kLong);
+  auto before = m->hidden(ids);
+  {
+    torch::NoGradGuard no_grad;
+    params["model.layers.0.mlp_adapter.bias"].fill_(1.0);
+  }
+  EXPECT_GT((m->hidden(ids) - before).abs().max().item<double>(), 1e-3);
+}
+
+TEST(Loss, MeanIgnoresMinus100AndIsZeroWhenEmpty) {
+  torch::manual_seed(5);
+  auto logits = torch::randn({2, 3, 5});
+  auto targets = torch::tensor({{1, -100, 4}, {0, 2, -100}}, torch::kLong);
+  auto per = torch::nn::functional::cross_entropy(
+      logits.reshape({-1, 5}), targets.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kNone));
+  EXPECT_NEAR(lm_loss_sum(logits, targets).item<double>(), per.sum().item<double>(), 1e-6);
+  EXPECT_NEAR(lm_loss(logits, targets).item<double>(), per.sum().item<double>() / 4, 1e-6);
+  auto none = torch::full({2, 3}, -100, torch::kLong);
+  auto l = torch::randn({2, 3, 5}, torch::requires_grad());
+  auto loss = lm_loss(l, none);
+  EXPECT_EQ(loss.item<double>(), 0.0);
+  loss.backward();
+  EXPECT_FALSE(torch::isnan(l.grad()).any().item<bool>());
+}
+
+TEST(Linear, HalfOnCpuIsFp32MathRoundedToHalf) {
+  torch::manual_seed(6);
+  auto x = torch::randn({3, 8}).to(torch::kHalf), w = torch::randn({4, 8}).to(torch::kHalf);
+  auto y = ptune::linear(x, w);
+  EXPECT_EQ(y.scalar_type(), torch::kHalf);
+  auto ref = torch::matmul(x.to(torch::kFloat), w.to(torch::kFloat).t()).to(torch::kHalf);
+  EXPECT_TRUE(torch::equal(y, ref));
+}
+
+TEST(Model, RunsInBf16AndFp16) {
+  torch::manual_seed(7);
+  Transformer m(tiny_config());
+  auto ids = torch::randint(64, {2, 8}, torch::kLong);
+  auto ref = m->forward(ids);
+  for (auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    m->to(dtype);
+    auto out = m->forward(ids);
+    EXPECT_EQ(out.scalar_type(), torch::kFloat);
+    EXPECT_LT((out - ref).abs().max().item<double>(), 0.05) << dtype;
+    m->to(torch::kFloat);
+  }
+}
+
+TEST(Model, OverfitsOneBatch) {
+  torch::manual_seed(8);
+  ModelConfig c = tiny_config();
+  c.vocab_size = 32;
+  Transformer m(c);
+  auto ids = torch::randint(32, {2, 16}, torch::kLong);
+  auto targets = torch::roll(ids, -1, 1);
+  targets.select(1, 15).fill_(-100);
+  torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(1e-2).weight_decay(0.0));
+  double loss_value = 0;
+  for (int step = 0; step < 150; ++step) {
+    opt.zero_grad();
+    auto loss = lm_loss(m->forward(ids), targets);
+    loss.backward();
+    opt.step();
+    loss_value = loss.item<double>();
+  }
+  EXPECT_LT(loss_value, 0.05);
+}
+
+}  // namespace
+}  // namespace ptune
