@@ -25,6 +25,7 @@ ADJ_MARKER = re.compile(r"\((?:a|p|ip)\)$")  # syntactic markers on adjectives: 
 
 def split_gloss(gloss):
     """'def; "ex one"; "ex two" - Author' -> ('def', ['ex one', 'ex two'])."""
+    gloss = gloss.replace("`", "'")  # WordNet quotes words as `word'
     parts, cur, in_quote = [], [], False
     for ch in gloss:
         if ch == '"':
@@ -43,7 +44,7 @@ def split_gloss(gloss):
             examples.append(p[1 : p.rindex('"')].strip())
         elif not examples:  # definition text comes before the examples
             definition.append(p)
-    return "; ".join(definition).replace("`", "'"), [e for e in examples if e]
+    return "; ".join(definition), [e for e in examples if e]
 
 
 def parse_data_file(path, file_pos):

@@ -105,6 +105,19 @@ TEST_F(DataTest, TokenizerMatchesPythonAndFallsBackToEosPad) {
   EXPECT_EQ(ids + "\n", r.out);
 }
 
+// The SentencePiece module is dlopen()ed with RTLD_DEEPBIND: it would see uninitialised
+// std::cerr (and a stale __libc_single_threaded) if an executable copy-relocated them. The
+// global -fPIC in CMakeLists.txt prevents that; this guards it.
+TEST(SentencePieceModule, ExecutablesHaveNoCopyRelocatedRuntimeState) {
+  const auto self = std::filesystem::read_symlink("/proc/self/exe").string();
+  for (const std::string& exe : {std::string(PTUNE_BINARY), self}) {
+    auto r = test::run_shell("readelf -rW " + exe +
+                             " | grep R_X86_64_COPY | grep -E '_ZSt4cerr|_ZSt4cout|_ZSt4clog|"
+                             "_ZSt3cin|__libc_single_threaded' || true");
+    EXPECT_EQ(r.out, "") << exe << " has copy relocations; build it with -fPIC";
+  }
+}
+
 TEST_F(DataTest, TokenizerLoadAndTrainErrors) {
   try {
     Tokenizer::load(*dir_ / "nope.model");
@@ -267,7 +280,13 @@ TEST_F(DataTest, ErrorMessagesNameFileAndLine) {
             "data.train: " + f + ":1: expected a JSON object, got array");
   write_text(f, "{\"input_ids\": [1, \"x\"]}\n");
   EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
-            "data.train: " + f + ":1: field 'input_ids'[1] must be one of token ids >= 0, got \"x\"");
+            "data.train: " + f + ":1: field 'input_ids'[1] must be a token id >= 0, got \"x\"");
+  write_text(f, "{\"input_ids\": [1, 2, 3], \"loss_mask\": [0, 1, 2]}\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+            "data.train: " + f + ":1: field 'loss_mask'[2] must be 0 or 1, got 2");
+  write_text(f, "{\"input_ids\": [1, 2, 3], \"labels\": [1, -7, 3]}\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+            "data.train: " + f + ":1: field 'labels'[1] must be a token id or -100, got -7");
   write_text(f, "{\"input_ids\": [1, 2, 3], \"labels\": [1, 2]}\n");
   EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
             "data.train: " + f + ":1: field 'labels' has 2 entries but 'input_ids' has 3");

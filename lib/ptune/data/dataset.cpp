@@ -75,7 +75,8 @@ const std::string& string_field(const json& j, const std::string& name, const Li
   return it->get_ref<const std::string&>();
 }
 
-// A JSON list of integers in [lo, hi]; `what` describes the allowed values for messages.
+// A JSON list of integers in [lo, hi] (booleans allowed when [0, 1] fits); `what` says what
+// one value must be, for messages.
 std::vector<int32_t> int_list(const json& j, const std::string& name, int64_t lo, int64_t hi,
                               const char* what, const LineReader& r) {
   if (!j.is_array()) r.fail("field '{}' must be a list of {}, got {}", name, what, j.type_name());
@@ -89,9 +90,9 @@ std::vector<int32_t> int_list(const json& j, const std::string& name, int64_t lo
     } else if (v.is_number_integer()) {
       x = v.get<int64_t>();
     } else {
-      r.fail("field '{}'[{}] must be one of {}, got {}", name, i, what, v.dump());
+      r.fail("field '{}'[{}] must be {}, got {}", name, i, what, v.dump());
     }
-    if (x < lo || x > hi) r.fail("field '{}'[{}] must be one of {}, got {}", name, i, what, x);
+    if (x < lo || x > hi) r.fail("field '{}'[{}] must be {}, got {}", name, i, what, x);
     out.push_back(static_cast<int32_t>(x));
   }
   return out;
@@ -114,8 +115,8 @@ std::vector<Example> load_text(const DataSource& src, const Tokenizer& tok, int6
   const size_t win = static_cast<size_t>(seq_len) + 1;
   auto emit = [&](size_t len) {
     Example e;
-    e.input_ids.assign(buf.begin() + head, buf.begin() + head + len - 1);
-    e.targets.assign(buf.begin() + head + 1, buf.begin() + head + len);
+    e.input_ids = std::vector<int32_t>(buf.begin() + head, buf.begin() + head + len - 1);
+    e.targets = std::vector<int32_t>(buf.begin() + head + 1, buf.begin() + head + len);
     out.push_back(std::move(e));
   };
   std::string line;
@@ -170,7 +171,7 @@ std::vector<Example> load_instruct(const DataSource& src, const Tokenizer& tok, 
     if (toks.size() > static_cast<size_t>(seq_len) + 1) toks.resize(seq_len + 1);
     if (toks.size() < 2) continue;
     Example e;
-    e.input_ids.assign(toks.begin(), toks.end() - 1);
+    e.input_ids = std::vector<int32_t>(toks.begin(), toks.end() - 1);
     e.targets.resize(e.input_ids.size());
     for (size_t t = 0; t < e.targets.size(); ++t)  // target t is token t+1
       e.targets[t] = t + 1 < n_prompt ? static_cast<int32_t>(kIgnoreIndex) : toks[t + 1];
@@ -189,23 +190,23 @@ std::vector<Example> load_tokens(const DataSource& src, int64_t seq_len, const s
     json j = parse_object(line, r);
     auto it = j.find("input_ids");
     if (it == j.end()) r.fail("field 'input_ids' missing");
-    auto ids = int_list(*it, "input_ids", 0, kMaxId, "token ids >= 0", r);
+    auto ids = int_list(*it, "input_ids", 0, kMaxId, "a token id >= 0", r);
     if (ids.size() < 2) r.fail("field 'input_ids' needs at least 2 tokens, got {}", ids.size());
     const bool has_labels = j.contains("labels"), has_mask = j.contains("loss_mask");
     if (has_labels && has_mask) r.fail("give either 'labels' or 'loss_mask', not both");
     std::vector<int32_t> labels;
-    if (has_labels) labels = int_list(j["labels"], "labels", kIgnoreIndex, kMaxId, "token ids or -100", r);
-    if (has_mask) labels = int_list(j["loss_mask"], "loss_mask", 0, 1, "0/1", r);
+    if (has_labels) labels = int_list(j["labels"], "labels", kIgnoreIndex, kMaxId, "a token id or -100", r);
+    if (has_mask) labels = int_list(j["loss_mask"], "loss_mask", 0, 1, "0 or 1", r);
     const char* lname = has_labels ? "labels" : "loss_mask";
     if ((has_labels || has_mask) && labels.size() != ids.size())
       r.fail("field '{}' has {} entries but 'input_ids' has {}", lname, labels.size(), ids.size());
-    for (int32_t l : labels)
-      if (has_labels && l < 0 && l != kIgnoreIndex)
-        r.fail("field 'labels' must hold token ids or -100, got {}", l);
+    for (size_t i = 0; has_labels && i < labels.size(); ++i)
+      if (labels[i] < 0 && labels[i] != kIgnoreIndex)
+        r.fail("field 'labels'[{}] must be a token id or -100, got {}", i, labels[i]);
 
     const size_t n = std::min(ids.size(), static_cast<size_t>(seq_len) + 1);
     Example e;
-    e.input_ids.assign(ids.begin(), ids.begin() + n - 1);
+    e.input_ids = std::vector<int32_t>(ids.begin(), ids.begin() + n - 1);
     e.targets.resize(n - 1);
     for (size_t t = 0; t + 1 < n; ++t) {
       if (has_labels)
