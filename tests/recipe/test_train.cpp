@@ -7,6 +7,7 @@
 #include <random>
 
 #include "ptune/config/recipe_loader.h"
+#include "ptune/core/error.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/train/trainer.h"
 #include "tiny_run.h"

@@ -39,22 +39,23 @@ TrainState load_train_state(const std::string& path, torch::optim::Optimizer& op
     torch::serialize::InputArchive opt_archive;
     a.read("optimizer", opt_archive);
     opt.load(opt_archive);
-    torch::Tensor t;
-    a.read("step", t);
-    s.step = t.item<int64_t>();
-    a.read("data_epoch", t);
-    s.data.epoch = t.item<int64_t>();
-    a.read("data_cursor", t);
-    s.data.cursor = t.item<int64_t>();
-    a.read("tokens_seen", t);
-    s.tokens_seen = t.item<int64_t>();
-    torch::Tensor extra, n;
+    // InputArchive::read set_()s into a defined tensor: read each value into a fresh one.
+    auto read_int = [&](const char* key) {
+      torch::Tensor t;
+      a.read(key, t);
+      return t.item<int64_t>();
+    };
+    s.step = read_int("step");
+    s.data.epoch = read_int("data_epoch");
+    s.data.cursor = read_int("data_cursor");
+    s.tokens_seen = read_int("tokens_seen");
+    const int64_t n_extra = read_int("extra_len");
+    torch::Tensor extra, rng;
     a.read("extra", extra);
-    a.read("extra_len", n);
-    for (int64_t i = 0; i < n.item<int64_t>(); ++i) s.extra.push_back(extra[i].item<double>());
-    a.read("rng", t);
+    for (int64_t i = 0; i < n_extra; ++i) s.extra.push_back(extra[i].item<double>());
+    a.read("rng", rng);
     at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle to the global one
-    gen.set_state(t);
+    gen.set_state(rng);
   } catch (const c10::Error& e) {
     runtime_error("resume: cannot read training state '{}': {}", path, e.what_without_backtrace());
   }

@@ -84,10 +84,10 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
              n_total);
 
   const int64_t pad_id = tok.pad_id();
-  Dataset train_data = Dataset::load(r.data.train, &tok, r.data.seq_len, r.data.add_bos);
+  Dataset train_data = Dataset::load(r.data.train, &tok, r.data.seq_len, r.data.add_bos, "data.train");
   std::optional<Dataset> eval_data;
   if (!r.data.eval.path.empty())
-    eval_data = Dataset::load(r.data.eval, &tok, r.data.seq_len, r.data.add_bos);
+    eval_data = Dataset::load(r.data.eval, &tok, r.data.seq_len, r.data.add_bos, "data.eval");
   PTUNE_INFO("data: {} training sequences ({} targets){}", train_data.size(),
              train_data.total_targets(),
              eval_data ? fmt::format(", {} eval sequences", eval_data->size()) : "");
