@@ -65,6 +65,7 @@ void prune_checkpoints(const std::string& dir, int64_t keep_last) {
 TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   // ---- setup ------------------------------------------------------------------------------
   const int threads = apply_threads(static_cast<int>(r.train.threads));
+  const torch::Device device = resolve_device(r.train.device);
   torch::manual_seed(r.train.seed);
   Tokenizer tok = prepare_tokenizer(r.tokenizer);
   ModelConfig cfg = resolve_model_config(r.model, tok);
@@ -73,6 +74,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   Transformer model(cfg, method->builder());
   if (!r.model.path.empty()) load_weights(*model, CheckpointWeights::open(r.model.path), true);
   method->attach(model);
+  model->to(device);
   NamedTensors params = method->trainable(model);
   auto opt = make_adamw(r.optim, params);
   std::vector<torch::Tensor> param_tensors;
@@ -124,7 +126,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     eo.batch_size = r.train.batch_size;
     eo.max_batches = r.train.eval_batches;
     auto args_fn = [&](const torch::Tensor& ids) {
-      return model->forward(ids, method->forward_args(ids.size(0)));
+      return model->forward(ids.to(device), method->forward_args(ids.size(0)));
     };
     EvalResult e = evaluate(args_fn, *eval_data, pad_id, eo);
     model->train();
@@ -152,6 +154,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     int64_t step_targets = 0, step_tokens = 0;
     for (int64_t i = 0; i < r.train.grad_accum; ++i) {
       micro.push_back(batches.next());
+      micro.back().input_ids = micro.back().input_ids.to(device);
+      micro.back().targets = micro.back().targets.to(device);
       step_targets += micro.back().n_targets;
       step_tokens += micro.back().n_tokens;
     }
