@@ -30,7 +30,7 @@ std::string fmt_ms(const std::string& who, double total, double fwd, double bwd,
 
 TEST(Bench, TrainingStepVsPyTorch) {
   if (!std::getenv("PTUNE_BENCH")) GTEST_SKIP() << "set PTUNE_BENCH=1 to run";
-  const int64_t B = 8, T = 256, warmup = 2, steps = 6;
+  const int64_t B = 8, T = 256, warmup = 2, steps = 10;
   const char* threads_env = std::getenv("PTUNE_BENCH_THREADS");
   const int64_t threads = threads_env ? std::atoi(threads_env) : 2;
   ModelConfig c;
