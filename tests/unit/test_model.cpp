@@ -225,7 +225,7 @@ TEST(Linear, HalfOnCpuIsFp32MathRoundedToHalf) {
   EXPECT_TRUE(torch::equal(y, ref));
 }
 
-TEST(Model, RunsInBf16AndFp16) {
+TEST(Model, TrainsInBf16AndFp16) {
   torch::manual_seed(7);
   Transformer m(tiny_config());
   auto ids = torch::randint(64, {2, 8}, torch::kLong);
@@ -235,6 +235,13 @@ TEST(Model, RunsInBf16AndFp16) {
     auto out = m->forward(ids);
     EXPECT_EQ(out.scalar_type(), torch::kFloat);
     EXPECT_LT((out - ref).abs().max().item<double>(), 0.05) << dtype;
+    lm_loss(out, ids).backward();  // every op has a backward in this dtype on CPU
+    for (const auto& p : m->named_parameters()) {
+      ASSERT_TRUE(p.value().grad().defined()) << p.key();
+      EXPECT_EQ(p.value().grad().scalar_type(), dtype) << p.key();
+      EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+    }
+    for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
     m->to(torch::kFloat);
   }
 }

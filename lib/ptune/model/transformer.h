@@ -24,12 +24,15 @@ struct KVCache {
   void truncate(int64_t len);  // drop positions >= len (speculative decoding rollback)
 };
 
-// Per-layer key/value prefixes (prefix tuning): (B, n_kv_heads, P, head_dim), not rotated.
+// Per-layer key/value prefixes (prefix tuning): (B or 1, n_kv_heads, P, head_dim), not
+// rotated; cast to the compute dtype. Gradients flow into them.
 using LayerPrefixes = std::vector<std::pair<torch::Tensor, torch::Tensor>>;
 
+// The caller owns positions: with a cache, pos_offset is the position after the cached
+// tokens; with a PEFT-style prefix of length P, real tokens start at P (pos_offset = P + ...).
 struct ForwardArgs {
   int64_t pos_offset = 0;               // RoPE position of input_ids[:, 0]
-  const LayerPrefixes* prefix = nullptr;
+  const LayerPrefixes* prefix = nullptr;  // one (k, v) per layer, always visible
   KVCache* cache = nullptr;             // appended to; attention sees cache + new tokens
 };
 
