@@ -39,7 +39,7 @@ BenchResult run_bench(const BenchOptions& o) {
   auto input = ids.slice(1, 0, o.seq_len).contiguous();
   auto targets = ids.slice(1, 1, o.seq_len + 1).contiguous();
   auto step = [&] {
-    opt->zero_grad();
+    for (auto& p : tensors) p.mutable_grad().reset();
     auto logits = model->forward(input, method->forward_args(o.batch_size));
     auto loss = lm_loss(logits, targets);
     loss.backward();

@@ -148,7 +148,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     const int64_t step = state.step;  // 0-based index of this optimizer step
     const double lr = lr_at(r.schedule, r.optim.lr, step, total);
     set_lr(*opt, lr);
-    opt->zero_grad();
+    for (auto& p : param_tensors) p.mutable_grad().reset();  // set_to_none: no zero-fill pass
 
     std::vector<Batch> micro;
     int64_t step_targets = 0, step_tokens = 0;
