@@ -1,5 +1,6 @@
 // Loading checkpoint tensors into HF-named parameters: names are the checkpoint keys, so
-// there is no translation table; shapes must match exactly, dtypes are cast on copy.
+// there is no translation table; shapes must match exactly, dtypes are cast on copy. A CPU
+// tensor of the parameter's dtype is not copied at all: the parameter views the mapping.
 #include "ptune/model/weights.h"
 
 #include <set>
@@ -25,7 +26,10 @@ LoadReport load_weights(torch::nn::Module& m, const CheckpointWeights& w, bool s
     if (t.sizes() != param.sizes())
       runtime_error("tensor '{}' has wrong shape; expected {}, got {} (in {})", name,
                     c10::str(param.sizes()), c10::str(t.sizes()), w.file_of(name));
-    param.copy_(t);  // casts to the parameter's dtype and device
+    if (t.scalar_type() == param.scalar_type() && param.device().is_cpu() && t.is_contiguous())
+      param.set_data(t);  // zero-copy: the parameter views the mapped file (copy-on-write)
+    else
+      param.copy_(t);  // casts to the parameter's dtype and device
     used.insert(name);
   }
   // e.g. lm_head.weight of a tied checkpoint loaded into a model without an lm_head.
