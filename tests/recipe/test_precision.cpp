@@ -65,11 +65,12 @@ double underflow_fraction(const torch::Tensor& g, const torch::Tensor& ref) {
 
 }  // namespace
 
-// A loss weight of 1e-3 (as an auxiliary loss might have) puts most gradients below fp16's
-// smallest subnormal (2^-24): with scale 1 they flush to zero; with the default scale 2^16
-// they survive and match fp32 closely.
+// A loss weight of 1e-4 (as a small auxiliary loss might have) pushes many gradients below
+// fp16's smallest subnormal (2^-24). Measured with scale 1: 44% of the non-zero fp32 gradient
+// elements flush to zero and the gradient's cosine to fp32 drops to 0.61 (1e-3: 11%, 1e-5:
+// 96%); with the default scale 2^16: 0% zero, cosine 1.000000.
 TEST(Precision, Fp16WithoutScalingLosesGradientSignal) {
-  const double w = 1e-3;
+  const double w = 1e-4;
   auto ref = grads(torch::kFloat, w, 1.0);
   auto plain = grads(torch::kHalf, w, 1.0);
   auto scaled = grads(torch::kHalf, w, 65536.0);
@@ -78,14 +79,15 @@ TEST(Precision, Fp16WithoutScalingLosesGradientSignal) {
   const double cos_scaled = torch::cosine_similarity(scaled, ref, 0).item<double>();
   std::printf("fp16 gradient underflow: scale 1: %.1f%% zero (cos %.4f); scale 2^16: %.3f%% zero (cos %.6f)\n",
               100 * lost_plain, cos_plain, 100 * lost_scaled, cos_scaled);
-  EXPECT_GT(lost_plain, 0.5);
-  EXPECT_LT(lost_scaled, 0.01);
-  EXPECT_GT(cos_scaled, 0.999);
-  EXPECT_LT(cos_plain, cos_scaled);
+  EXPECT_GT(lost_plain, 0.3);
+  EXPECT_LT(cos_plain, 0.8);
+  EXPECT_LT(lost_scaled, 1e-3);
+  EXPECT_GT(cos_scaled, 0.9999);
 }
 
-// Tolerance: the fp16 (dynamic scaling) and bf16 losses stay within 0.05 / 0.1 nats of the
-// fp32 run at every logged step of a 24-step tiny fine-tune (start ~5.8, end ~3.5).
+// Tolerance: the fp16 (dynamic scaling) and bf16 losses stay within 0.01 / 0.02 nats of the
+// fp32 run at every logged step of a 24-step tiny run (measured: 1e-4 / 1.2e-3; the loss
+// goes from ~5.76 at step 2 to ~5.39 at step 24).
 TEST(Precision, Fp16DynamicScalingAndBf16TrackFp32) {
   TempDir t;
   const std::vector<std::string> base = {"train.eval_every=0", "train.log_every=2"};
@@ -101,9 +103,9 @@ TEST(Precision, Fp16DynamicScalingAndBf16TrackFp32) {
   std::printf("max |loss - fp32 loss|: fp16 %.4f, bf16 %.4f; final fp32 %.4f fp16 %.4f bf16 %.4f\n",
               gap16, gapbf, m32.back()["loss"].get<double>(), m16.back()["loss"].get<double>(),
               mbf.back()["loss"].get<double>());
-  EXPECT_LT(gap16, 0.05);
-  EXPECT_LT(gapbf, 0.1);
-  EXPECT_LT(m16.back()["loss"].get<double>(), m16.front()["loss"].get<double>() - 1.0);
+  EXPECT_LT(gap16, 0.01);
+  EXPECT_LT(gapbf, 0.02);
+  EXPECT_LT(m16.back()["loss"].get<double>(), m16.front()["loss"].get<double>() - 0.2);
   for (const auto& r : m16) {
     EXPECT_EQ(r["loss_scale"].get<double>(), 65536.0);
     EXPECT_EQ(r["skipped_steps"].get<int64_t>(), 0);
