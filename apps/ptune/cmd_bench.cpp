@@ -30,6 +30,11 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--threads", o->threads, "0 = all cores")->capture_default_str();
   cmd->add_option("--method", o->method.type, "full | lora")->capture_default_str();
   cmd->add_option("--lora-r", o->method.lora.r)->capture_default_str();
+  cmd->add_option("--dtype", o->precision.dtype, "compute dtype: fp32 | bf16 | fp16 (fp16 with loss scaling)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
+  cmd->add_flag("--autocast", o->autocast, "bf16 through LibTorch CPU autocast instead of explicit casts");
   cmd->callback([o, &g] {
     start(g);
     ModelConfig& a = o->arch;
@@ -45,12 +50,16 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
                               {"seq", o->seq_len},
                               {"batch", o->batch_size},
                               {"method", o->method.type},
+                              {"dtype", o->precision.dtype},
+                              {"device", o->device},
+                              {"autocast", static_cast<int64_t>(o->autocast)},
                               {"params", r.params},
                               {"trainable", r.trainable},
                               {"tokens_per_s", r.tokens_per_s},
                               {"ms_per_step", r.ms_per_step},
                               {"gflops", r.gflops},
-                              {"peak_rss_mb", r.peak_rss_mb}})
+                              {"peak_rss_mb", r.peak_rss_mb},
+                              {"skipped_steps", r.skipped_steps}})
               << "\n";
   });
 }

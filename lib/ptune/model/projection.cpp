@@ -9,9 +9,15 @@ namespace ptune {
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w) {
   // x: (..., in), w: (out, in) -> (..., out)
+  // Mixed precision: w is cast to x's dtype when they differ (fp32 master weights under a
+  // bf16/fp16 compute dtype; or a frozen bf16 base weight under fp32 activations). The cast
+  // is differentiable, so autograd hands w's own dtype (the fp32 master) its gradient.
+  const torch::Tensor wc = w.scalar_type() == x.scalar_type() ? w : w.to(x.scalar_type());
+  // CPU fp16 emulation: both operands are fp16 values; fp32 GEMM, result rounded to fp16.
+  // Backward runs through the same casts, so gradients are rounded to fp16 too.
   if (is_cpu_half(x))
-    return torch::matmul(x.to(torch::kFloat), w.to(torch::kFloat).t()).to(torch::kHalf);
-  return torch::matmul(x, w.t());
+    return torch::matmul(x.to(torch::kFloat), wc.to(torch::kFloat).t()).to(torch::kHalf);
+  return torch::matmul(x, wc.t());
 }
 
 LinearImpl::LinearImpl(int64_t in, int64_t out) {

@@ -14,7 +14,10 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   // x: (..., dim)
   auto xf = x.to(torch::kFloat);
   auto variance = xf.pow(2).mean(-1, /*keepdim=*/true);  // (..., 1)
-  return weight * (xf * torch::rsqrt(variance + eps)).to(x.scalar_type());
+  auto normed = (xf * torch::rsqrt(variance + eps)).to(x.scalar_type());
+  // An fp32 master weight is cast to x's dtype, so the output keeps x's dtype (HF casts the
+  // module as a whole; with mixed precision only the compute copy is in the low dtype).
+  return (weight.scalar_type() == x.scalar_type() ? weight : weight.to(x.scalar_type())) * normed;
 }
 
 }  // namespace ptune

@@ -69,6 +69,7 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& input_ids, const Forw
     }
   }
   auto x = model->embed_tokens->forward(input_ids);  // (B, T, d)
+  if (x.scalar_type() != compute_dtype_) x = x.to(compute_dtype_);  // precision policy
   auto [cos, sin] = rope(args.pos_offset, T, x.scalar_type(), x.device());  // (T, head_dim)
   auto mask = causal_mask(T, n_past, x.scalar_type(), x.device());         // (T, n_past + T)
   for (int64_t l = 0; l < n_layers; ++l) x = model->blocks[l]->forward(x, cos, sin, l, args, mask);

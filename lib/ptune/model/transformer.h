@@ -117,6 +117,10 @@ class TransformerImpl : public torch::nn::Module {
   // The LM head weight (vocab, d): lm_head.weight, or embed_tokens.weight when tied.
   torch::Tensor head_weight() const;
   const ModelConfig& config() const { return config_; }
+  // Precision policy (lib/ptune/precision): hidden() casts the embedding output to this
+  // dtype, so blocks compute in it (ptune::linear casts the fp32 master weights to match).
+  void set_compute_dtype(torch::ScalarType t) { compute_dtype_ = t; }
+  torch::ScalarType compute_dtype() const { return compute_dtype_; }
   // cos/sin (T, head_dim) for positions [pos_offset, pos_offset + T) in `dtype` on `device`
   // (for callers that run blocks themselves, e.g. MTP heads). Extends the tables as needed.
   std::pair<torch::Tensor, torch::Tensor> rope(int64_t pos_offset, int64_t T,
@@ -127,6 +131,7 @@ class TransformerImpl : public torch::nn::Module {
 
  private:
   ModelConfig config_;
+  torch::ScalarType compute_dtype_ = torch::kFloat;  // fp32 | bf16 | fp16
   torch::Tensor cos_, sin_;  // (max_len, head_dim) fp32, not registered (not saved, not moved
                              // by to(): rope() follows the input's device)
 };

@@ -1,13 +1,16 @@
 // Benchmark loop.
 #include "ptune/train/bench.h"
 
+#include <ATen/autocast_mode.h>
 #include <sys/resource.h>
 #include <torch/nn/utils/clip_grad.h>
 
 #include <chrono>
 
 #include "ptune/core/context.h"
+#include "ptune/core/error.h"
 #include "ptune/peft/method.h"
+#include "ptune/precision/precision.h"
 #include "ptune/train/optimizer.h"
 
 namespace ptune {
@@ -26,32 +29,56 @@ BenchResult run_bench(const BenchOptions& o) {
   using Clock = std::chrono::steady_clock;
   apply_threads(o.threads);
   torch::manual_seed(0);
+  const torch::Device device = resolve_device(o.device);
   auto method = make_method(o.method, o.arch);
   Transformer model(o.arch, method->builder());
   method->attach(model);
+  model->to(device);
   NamedTensors params = method->trainable(model);
+  PrecisionPolicy policy = make_precision_policy(o.precision);
+  if (o.autocast) {
+    if (policy.compute != torch::kBFloat16 || device.is_cuda())
+      usage_error("bench --autocast: only for --dtype bf16 on cpu, got --dtype {} on {}",
+                  o.precision.dtype, o.device);
+    policy.compute = torch::kFloat;  // autocast casts the GEMM inputs itself
+  }
+  apply_precision(policy, model, params);
+  auto scaler = make_loss_scaler(o.precision);
   OptimConfig oc;
   auto opt = make_adamw(oc, params);
   std::vector<torch::Tensor> tensors;
   for (auto& [_, p] : params) tensors.push_back(p);
 
-  auto ids = torch::randint(o.arch.vocab_size, {o.batch_size, o.seq_len + 1}, torch::kInt64);
+  auto ids = torch::randint(o.arch.vocab_size, {o.batch_size, o.seq_len + 1}, torch::kInt64).to(device);
   auto input = ids.slice(1, 0, o.seq_len).contiguous();
   auto targets = ids.slice(1, 1, o.seq_len + 1).contiguous();
   auto step = [&] {
+    // Autocast caches the bf16 copies of leaf weights; they are stale after opt->step().
+    if (o.autocast) at::autocast::clear_cache();
     for (auto& p : tensors) p.mutable_grad().reset();
     auto logits = model->forward(input, method->forward_args(o.batch_size));
     auto loss = lm_loss(logits, targets);
-    loss.backward();
-    torch::nn::utils::clip_grad_norm_(tensors, 1.0);
-    opt->step();
+    (scaler ? scaler->scale(loss) : loss).backward();
+    clip_and_step(*opt, tensors, 1.0, scaler.get());
+    if (device.is_cuda()) loss.item<float>();  // wait for the step's kernels before timing
   };
+  // Thread-local autocast state, set only for this benchmark and restored below.
+  const bool autocast_was = at::autocast::is_cpu_enabled();
+  const auto autocast_dtype_was = at::autocast::get_autocast_cpu_dtype();
+  if (o.autocast) {
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(torch::kBFloat16);
+  }
   for (int64_t i = 0; i < o.warmup; ++i) step();
   const auto t0 = Clock::now();
   for (int64_t i = 0; i < o.steps; ++i) step();
   const double s = std::chrono::duration<double>(Clock::now() - t0).count() / o.steps;
+  at::autocast::set_cpu_enabled(autocast_was);
+  at::autocast::set_autocast_cpu_dtype(autocast_dtype_was);
+  at::autocast::clear_cache();
 
   BenchResult r;
+  if (scaler) r.skipped_steps = scaler->skipped_steps(), r.loss_scale = scaler->loss_scale();
   r.ms_per_step = s * 1e3;
   r.tokens_per_s = o.batch_size * o.seq_len / s;
   r.gflops = train_step_flops(o.arch, o.batch_size, o.seq_len, method->is_peft()) / s / 1e9;

@@ -17,12 +17,18 @@ struct BenchOptions {
   int64_t warmup = 2;      // untimed steps first
   int threads = 0;
   MethodConfig method;     // full | lora | ...
+  PrecisionConfig precision;  // dtype fp32 | bf16 | fp16 (fp16: with the dynamic loss scaler)
+  std::string device = "cpu"; // cpu | cuda | auto
+  bool autocast = false;      // bf16 on CPU via LibTorch autocast instead of explicit casts
+                              // (for comparison; the trainer uses explicit casts)
 };
 
 struct BenchResult {
   double tokens_per_s = 0, ms_per_step = 0, gflops = 0;
   double peak_rss_mb = 0;  // ru_maxrss of this process
   int64_t params = 0, trainable = 0;
+  int64_t skipped_steps = 0;  // fp16 overflow skips (of warmup + timed steps)
+  double loss_scale = 0;      // fp16: the scale after the last step
 };
 
 BenchResult run_bench(const BenchOptions& o);

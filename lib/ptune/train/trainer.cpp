@@ -20,6 +20,7 @@
 #include "ptune/io/fs.h"
 #include "ptune/model/weights.h"
 #include "ptune/peft/method.h"
+#include "ptune/precision/precision.h"
 #include "ptune/train/lr_schedule.h"
 #include "ptune/train/metrics.h"
 #include "ptune/train/optimizer.h"
@@ -77,6 +78,14 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   model->to(device);
   NamedTensors params = method->trainable(model);
   auto opt = make_adamw(r.optim, params);
+  // Precision: fp32 masters, compute in precision.dtype; fp16 gets a loss scaler.
+  const PrecisionPolicy precision = make_precision_policy(r.precision);
+  apply_precision(precision, model, params);
+  std::unique_ptr<LossScaler> scaler = make_loss_scaler(r.precision);
+  PTUNE_INFO("precision: {} compute, fp32 master weights{}", precision.name,
+             scaler ? fmt::format(", loss scale {} ({})", scaler->loss_scale(),
+                                  r.precision.loss_scale.dynamic ? "dynamic" : "static")
+                    : "");
   std::vector<torch::Tensor> param_tensors;
   int64_t n_trainable = 0, n_total = 0;
   for (auto& [_, p] : params) param_tensors.push_back(p), n_trainable += p.numel();
@@ -106,6 +115,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     load_weights(*model, CheckpointWeights::open(dir), false);
     state = load_train_state(dir + "/" + kTrainStateFile, *opt);
     batches.set_position(state.data);
+    if (scaler && !state.extra.empty()) scaler->load_state(state.extra, dir);
+    else if (scaler) PTUNE_WARN("resume: {} has no loss-scaler state; starting from scale {}", dir, scaler->loss_scale());
   } else {
     check_fresh_output(out);
   }
@@ -115,6 +126,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
 
   auto save_checkpoint = [&](const std::string& dir) {
     state.data = batches.position();
+    if (scaler) state.extra = scaler->state();
     write_dir_atomic(dir, [&](const std::string& tmp) {
       write_model_files(tmp, cfg, method->checkpoint_tensors(model), tok.path());
       save_train_state(tmp + "/" + kTrainStateFile, state, *opt);
@@ -163,17 +175,19 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     for (const Batch& b : micro) {
       torch::Tensor logits = model->forward(b.input_ids, method->forward_args(b.input_ids.size(0)));
       torch::Tensor loss = lm_loss_sum(logits, b.targets) / std::max<int64_t>(1, step_targets);
-      loss.backward();
+      (scaler ? scaler->scale(loss) : loss).backward();
       loss_sum += loss.item<double>();
     }
-    double grad_norm = 0.0;
-    if (r.optim.grad_clip > 0)
-      grad_norm = torch::nn::utils::clip_grad_norm_(param_tensors, r.optim.grad_clip);
-    else
-      grad_norm = torch::nn::utils::clip_grad_norm_(param_tensors, 1e30);
-    if (!std::isfinite(loss_sum))
+    // fp16 overflows are skipped by the scaler below; otherwise a non-finite loss is fatal.
+    if (!std::isfinite(loss_sum) && !scaler)
       runtime_error("step {}: loss is {}; lower optim.lr or check the data", step + 1, loss_sum);
-    opt->step();
+    const double scale_used = scaler ? scaler->loss_scale() : 1.0;
+    // (fp16: unscale + one inf/NaN check), clip, AdamW step or skip, scaler update.
+    const StepOutcome outcome = clip_and_step(*opt, param_tensors, r.optim.grad_clip, scaler.get());
+    const double grad_norm = outcome.grad_norm;
+    if (outcome.skipped)
+      PTUNE_WARN("step {}: fp16 gradient overflow at loss scale {}; step skipped, scale now {}",
+                 step + 1, scale_used, scaler->loss_scale());
     state.step = step + 1;
     state.tokens_seen += step_tokens;
     window_tokens += step_tokens;
@@ -184,6 +198,10 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
                                         state.step == total);
     MetricRecord rec{{"step", state.step}, {"loss", loss_sum}, {"lr", lr}, {"grad_norm", grad_norm},
                      {"tokens", state.tokens_seen}};
+    if (scaler) {
+      rec["loss_scale"] = scaler->loss_scale();
+      rec["skipped_steps"] = scaler->skipped_steps();
+    }
     if (eval_now) {
       EvalResult e = run_eval();
       rec["eval_loss"] = e.loss;

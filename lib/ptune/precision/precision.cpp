@@ -1,0 +1,51 @@
+// Precision policy: maps precision.dtype to a compute dtype, wires it into the model and
+// builds the loss scaler for fp16.
+#include "ptune/precision/precision.h"
+
+#include <torch/nn/utils/clip_grad.h>
+
+#include "ptune/core/error.h"
+
+namespace ptune {
+
+torch::ScalarType compute_dtype(const std::string& dtype) {
+  if (dtype == "fp32") return torch::kFloat;
+  if (dtype == "bf16") return torch::kBFloat16;
+  if (dtype == "fp16") return torch::kHalf;
+  usage_error("precision.dtype: expected one of fp32, bf16, fp16, got '{}'", dtype);
+}
+
+PrecisionPolicy make_precision_policy(const PrecisionConfig& p) {
+  PrecisionPolicy out;
+  out.name = p.dtype;
+  out.compute = compute_dtype(p.dtype);
+  out.loss_scaling = out.compute == torch::kHalf;
+  return out;
+}
+
+void apply_precision(const PrecisionPolicy& policy, Transformer& model, const NamedTensors& trainable) {
+  for (const auto& [name, t] : trainable)
+    if (t.scalar_type() != torch::kFloat)
+      runtime_error("precision {}: trainable parameter '{}' is {}, expected fp32 master weights",
+                    policy.name, name, c10::toString(t.scalar_type()));
+  model->set_compute_dtype(policy.compute);
+}
+
+std::unique_ptr<LossScaler> make_loss_scaler(const PrecisionConfig& p) {
+  if (p.dtype != "fp16") return nullptr;
+  return std::make_unique<LossScaler>(p.loss_scale);
+}
+
+StepOutcome clip_and_step(torch::optim::Optimizer& opt, const std::vector<torch::Tensor>& params,
+                          double grad_clip, LossScaler* scaler) {
+  StepOutcome out;
+  out.skipped = scaler && scaler->unscale_and_check(params);
+  if (!out.skipped) {
+    out.grad_norm = torch::nn::utils::clip_grad_norm_(params, grad_clip > 0 ? grad_clip : 1e30);
+    opt.step();
+  }
+  if (scaler) scaler->update(out.skipped);
+  return out;
+}
+
+}  // namespace ptune

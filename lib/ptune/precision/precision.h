@@ -1,0 +1,48 @@
+// The mixed-precision policy (Micikevicius et al. 2018; PyTorch AMP): fp32 master weights and
+// optimizer state always; forward and backward compute in precision.dtype (fp32 | bf16 | fp16);
+// norms, softmax and the loss in fp32. fp16 adds a dynamic loss scaler; bf16 needs none.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+
+#include "ptune/config/recipe.h"
+#include "ptune/io/safetensors.h"
+#include "ptune/model/transformer.h"
+#include "ptune/precision/loss_scaler.h"
+
+namespace ptune {
+
+// "fp32" -> kFloat, "bf16" -> kBFloat16, "fp16" -> kHalf; usage error otherwise.
+torch::ScalarType compute_dtype(const std::string& dtype);
+
+struct PrecisionPolicy {
+  std::string name = "fp32";                 // fp32 | bf16 | fp16
+  torch::ScalarType compute = torch::kFloat; // dtype of activations and of the GEMM inputs
+  bool loss_scaling = false;                 // fp16 only
+};
+
+PrecisionPolicy make_precision_policy(const PrecisionConfig& p);
+
+// Sets the model's compute dtype (TransformerImpl::set_compute_dtype) and checks that the
+// trainable parameters are fp32 masters (the optimizer and the scaler need fp32 grads).
+void apply_precision(const PrecisionPolicy& policy, Transformer& model, const NamedTensors& trainable);
+
+// A LossScaler for fp16, nullptr for fp32 and bf16.
+std::unique_ptr<LossScaler> make_loss_scaler(const PrecisionConfig& p);
+
+struct StepOutcome {
+  bool skipped = false;    // fp16 overflow: optimizer.step() was not called
+  double grad_norm = 0.0;  // total norm of the (unscaled) gradients before clipping; 0 if skipped
+};
+
+// The end of an optimizer step, once all grad_accum micro-batches are back-propagated:
+// with a scaler, unscale and check all gradients once; then clip (grad_clip > 0; otherwise
+// only measure the norm) and step, or skip on inf/NaN; then update the scaler.
+StepOutcome clip_and_step(torch::optim::Optimizer& opt, const std::vector<torch::Tensor>& params,
+                          double grad_clip, LossScaler* scaler);
+
+}  // namespace ptune
