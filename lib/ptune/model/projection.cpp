@@ -10,7 +10,7 @@ namespace ptune {
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w) {
   // x: (..., in), w: (out, in) -> (..., out)
   // A weight stored in another dtype (frozen bf16 base under LoRA) computes in x's dtype.
-  if (w.scalar_type() != x.scalar_type()) return linear(x, w.to(x.scalar_type()));
+  if (w.scalar_type() != x.scalar_type()) return ::ptune::linear(x, w.to(x.scalar_type()));
   if (is_cpu_half(x))
     return torch::matmul(x.to(torch::kFloat), w.to(torch::kFloat).t()).to(torch::kHalf);
   return torch::matmul(x, w.t());

@@ -117,9 +117,10 @@ void LoraMethod::attach(Transformer& model) {
     ++n;
   });
   if (n == 0) usage_error("method.lora.targets: no projection of this model matches (check targets and layers)");
+  auto params = model->named_parameters();
   for (const auto& m : c_.modules_to_save) {
     const std::string key = m == "lm_head" ? "lm_head.weight" : "model." + m + ".weight";
-    auto* p = model->named_parameters().find(key);
+    auto* p = params.find(key);
     if (!p)
       usage_error("method.lora.modules_to_save: the model has no '{}'{}", key,
                   m == "lm_head" ? " (tie_word_embeddings: the head is embed_tokens)" : "");

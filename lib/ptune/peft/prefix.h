@@ -41,7 +41,7 @@ class PrefixMethod : public Method {
  private:
   PrefixConfig c_;
   int64_t n_layers_, n_kv_heads_, head_dim_;
-  PrefixEncoder encoder_{nullptr};
+  mutable PrefixEncoder encoder_{nullptr};  // mutable: export runs it from a const method
   LayerPrefixes current_;  // what forward_args last pointed at
 };
 
