@@ -79,6 +79,7 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
     if (model_dir.empty() && adapter.empty())
       usage_error("eval: pass --model DIR (or --config recipe.yaml)");
     if (src.path.empty()) usage_error("eval: pass --data FILE (or --config recipe.yaml)");
+    if (model_dir.empty()) model_dir = read_adapter_config(adapter).base_model_name_or_path;
     std::string tok_path = o->tokenizer;
     if (tok_path.empty() && !adapter.empty() &&
         std::filesystem::exists(adapter + "/tokenizer.model"))

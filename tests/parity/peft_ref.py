@@ -97,7 +97,9 @@ def main(base_dir, adapter_dir, in_path, out_path):
     model = LlamaForCausalLM(base_cfg)
     model.load_state_dict(read_safetensors(os.path.join(base_dir, "model.safetensors")), strict=True)
     ids = data["input_ids"]
-    out = {}
+    # Two entries at least: LibTorch 1.13's unpickler lacks SETITEM, which pickle uses for
+    # a one-item dict.
+    out = {"input_ids": ids}
     with torch.no_grad():
         if cfg["peft_type"] == "LORA":
             apply_lora(model, cfg, tensors)

@@ -43,14 +43,14 @@ double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>();
 }
 
-struct Setup {
+struct PeftRun {
   test::TempDir dir;
   ModelConfig c = tiny_config();
   std::shared_ptr<Method> method;
   Transformer model{nullptr};
   torch::Tensor ids;
 
-  explicit Setup(const MethodConfig& mc) {
+  explicit PeftRun(const MethodConfig& mc) {
     torch::manual_seed(11);
     Transformer base(c);
     save_checkpoint_dir(dir / "base", c, model_state(*base), "");
@@ -89,7 +89,7 @@ TEST(PeftParity, LoraAdapterByPeftFormulasMatchesMergedCheckpoint) {
     mc.lora.alpha = 16;
     mc.lora.rslora = rslora;
     mc.lora.targets = {"all-linear"};
-    Setup s(mc);
+    PeftRun s(mc);
     auto ref = s.reference().at("logits").toTensor();
     MergeLoraOptions o{s.dir / "base", s.dir / "adapter", s.dir / "merged", ""};
     merge_lora(o);
@@ -106,7 +106,7 @@ TEST(PeftParity, PrefixTuningMatchesPeftPastKeyValues) {
   mc.prefix.virtual_tokens = 4;
   mc.prefix.projection = true;
   mc.prefix.projection_hidden = 20;
-  Setup s(mc);
+  PeftRun s(mc);
   std::vector<std::pair<std::string, torch::Tensor>> enc;
   for (auto& [name, p] : s.method->trainable(s.model))
     enc.emplace_back("encoder." + name.substr(std::string("prefix_encoder.").size()), p);

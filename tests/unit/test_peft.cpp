@@ -132,7 +132,9 @@ TEST_F(Peft, LoraOnlyTrainsItsOwnParametersAndFrozenBaseIsBitIdentical) {
   for (auto& p : m->named_parameters()) {
     const bool trains = p.value().requires_grad();
     EXPECT_EQ(torch::equal(p.value(), before[p.key()]), !trains) << p.key();
-    if (!trains) EXPECT_FALSE(p.value().grad().defined()) << p.key();
+    if (!trains) {
+      EXPECT_FALSE(p.value().grad().defined()) << p.key();
+    }
     frozen += !trains;
   }
   EXPECT_EQ(frozen, m->named_parameters().size() - 5);
