@@ -1,4 +1,4 @@
-// ptune eval --model DIR --data FILE [--format F] | --config recipe.yaml
+// ptune eval --model DIR [--adapter DIR] --data FILE [--format F] | --config recipe.yaml
 // Prints one JSON object on stdout (loss, perplexity, accuracy, tokens), or one JSON line per
 // example with --per-example.
 #include <filesystem>
@@ -13,6 +13,7 @@
 #include "ptune/data/tokenizer.h"
 #include "ptune/eval/evaluator.h"
 #include "ptune/model/pretrained.h"
+#include "ptune/peft/peft_model.h"
 #include "ptune/train/metrics.h"
 
 namespace ptune::cli {
@@ -28,7 +29,7 @@ MetricRecord to_record(const EvalResult& e) {
 
 void add_eval(CLI::App& app, const GlobalOptions& g) {
   struct Opts {
-    std::string model, data, format = "text", tokenizer, config;
+    std::string model, adapter, data, format = "text", tokenizer, config;
     std::vector<std::string> overrides;
     int64_t seq_len = 0, batch_size = 8, threads = 0;
     bool per_example = false;
@@ -36,6 +37,9 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("eval", "loss, perplexity and accuracy of a model on data (JSON on stdout)");
   cmd->add_option("-m,--model", o->model, "checkpoint dir (config.json + model.safetensors)");
+  cmd->add_option("--adapter", o->adapter,
+                  "adapter dir to apply without merging (LoRA, prefix, bottleneck); --model is "
+                  "then the base (default: the adapter's base_model_name_or_path)");
   cmd->add_option("-d,--data", o->data, "data file ('-' = stdin)");
   cmd->add_option("--format", o->format, "text | instruct | tokens")
       ->check(CLI::IsMember({"text", "instruct", "tokens"}))
@@ -54,6 +58,7 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
     src.path = o->data;
     src.format = o->format;
     std::string model_dir = o->model;
+    std::string adapter = o->adapter;
     int64_t seq_len = o->seq_len;
     bool add_bos = true;
     if (!o->config.empty()) {
@@ -61,17 +66,32 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
       if (r.data.eval.path.empty() && o->data.empty())
         usage_error("eval: recipe '{}' has no data.eval.path; pass --data", o->config);
       if (o->data.empty()) src = r.data.eval;
-      if (model_dir.empty()) model_dir = r.output.dir + "/final";
+      const std::string final_dir = r.output.dir + "/final";
+      if (model_dir.empty() && adapter.empty() &&
+          std::filesystem::exists(final_dir + "/" + kAdapterConfigFile)) {
+        adapter = final_dir;  // a PEFT run: its adapter on the recipe's base
+        model_dir = r.model.path;
+      }
+      if (model_dir.empty() && adapter.empty()) model_dir = final_dir;
       if (seq_len <= 0) seq_len = r.data.seq_len;
       add_bos = r.data.add_bos;
     }
-    if (model_dir.empty()) usage_error("eval: pass --model DIR (or --config recipe.yaml)");
+    if (model_dir.empty() && adapter.empty())
+      usage_error("eval: pass --model DIR (or --config recipe.yaml)");
     if (src.path.empty()) usage_error("eval: pass --data FILE (or --config recipe.yaml)");
-    const std::string tok_path = o->tokenizer.empty() ? model_dir + "/tokenizer.model" : o->tokenizer;
+    if (model_dir.empty()) model_dir = read_adapter_config(adapter).base_model_name_or_path;
+    std::string tok_path = o->tokenizer;
+    if (tok_path.empty() && !adapter.empty() &&
+        std::filesystem::exists(adapter + "/tokenizer.model"))
+      tok_path = adapter + "/tokenizer.model";
+    if (tok_path.empty()) tok_path = model_dir + "/tokenizer.model";
     if (!std::filesystem::exists(tok_path))
       usage_error("eval: no tokenizer at '{}'; pass --tokenizer PATH", tok_path);
     Tokenizer tok = Tokenizer::load(tok_path);
-    Transformer model = load_pretrained(model_dir);
+    PeftModel pm;
+    if (!adapter.empty()) pm = load_with_adapter(model_dir, adapter);
+    else pm.model = load_pretrained(model_dir);
+    Transformer model = pm.model;
     model->eval();
     if (seq_len <= 0) seq_len = model->config().max_position_embeddings;
     Dataset data = Dataset::load(src, &tok, seq_len, add_bos);
@@ -84,7 +104,12 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
         rec["index"] = i;
         std::cout << metric_json(rec) << "\n";
       };
-    EvalResult e = evaluate(model, data, tok.pad_id(), eo);
+    auto method = pm.method;
+    EvalResult e = evaluate(
+        [&](const torch::Tensor& ids) {
+          return method ? model->forward(ids, method->forward_args(ids.size(0))) : model->forward(ids);
+        },
+        data, tok.pad_id(), eo);
     PTUNE_INFO("eval {}: loss {:.4f}, perplexity {:.2f}, accuracy {:.4f} over {} tokens", src.path,
                e.loss, e.perplexity, e.accuracy, e.tokens);
     if (!o->per_example) std::cout << metric_json(to_record(e)) << "\n";

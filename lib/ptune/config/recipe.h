@@ -38,6 +38,7 @@ struct LoraConfig {
   std::string init = "kaiming";          // kaiming | gaussian
   std::vector<int64_t> layers;           // empty = all layers
   std::vector<std::string> modules_to_save;  // e.g. {"lm_head"}
+  std::string base_dtype = "fp32";       // fp32 | bf16: storage of the frozen base projections
 };
 
 struct AdapterConfig {

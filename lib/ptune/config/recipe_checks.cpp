@@ -84,6 +84,10 @@ void check_method(Checker& c, const Recipe& r) {
   c.each_one_of("method.lora.targets", m.lora.targets,
                 {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "all-linear"});
   c.one_of("method.lora.init", m.lora.init, {"kaiming", "gaussian"});
+  c.one_of("method.lora.base_dtype", m.lora.base_dtype, {"fp32", "bf16"});
+  for (size_t i = 0; i < m.lora.modules_to_save.size(); ++i)
+    c.one_of(fmt::format("method.lora.modules_to_save[{}]", i), m.lora.modules_to_save[i],
+             {"lm_head", "embed_tokens"});
   for (size_t i = 0; i < m.lora.layers.size(); ++i)
     c.at_least<int64_t>(fmt::format("method.lora.layers[{}]", i), m.lora.layers[i], 0);
   c.above<int64_t>("method.adapter.bottleneck", m.adapter.bottleneck, 0);

@@ -74,6 +74,7 @@ void visit_recipe(V& v, R& r) {
       v.field("init", m.lora.init);
       v.field("layers", m.lora.layers);
       v.field("modules_to_save", m.lora.modules_to_save);
+      v.field("base_dtype", m.lora.base_dtype);
     });
     v.section("adapter", [&] {
       v.field("bottleneck", m.adapter.bottleneck);

@@ -19,6 +19,9 @@ class Method {
   virtual std::string name() const = 0;
   // How projections and sublayer hooks are built for this method.
   virtual ModelBuilder builder() { return {}; }
+  // Parameters the builder added that a base checkpoint does not hold (LoRA A/B, adapter
+  // layers): the base is loaded strictly except for these.
+  virtual std::vector<std::string> own_params(Transformer& model) { return {}; }
   // Called once the base weights are in place: freezes the base, initialises new params.
   virtual void attach(Transformer& model) {}
   // The parameters the optimizer updates, with their checkpoint names.
@@ -33,8 +36,13 @@ class Method {
   // Writes adapter_config.json + adapter_model.safetensors into `dir` (being built).
   virtual void export_adapter(Transformer& model, const std::string& dir,
                               const std::string& base_path) const;
+  // Loads an exported adapter dir (adapter_config.json + adapter_model.safetensors) into a
+  // model built with builder() and attach()ed; usage error naming the first bad key/shape.
+  virtual void load_adapter(Transformer& model, const std::string& dir);
   // Whether `output.export` defaults to "adapter" (PEFT methods) or "merged" (full).
   virtual bool is_peft() const { return false; }
+  // Whether merged_weights() can fold the method into plain LLaMA weights.
+  virtual bool can_merge() const { return true; }
 };
 
 class FullMethod : public Method {
@@ -44,5 +52,9 @@ class FullMethod : public Method {
 };
 
 std::shared_ptr<Method> make_method(const MethodConfig& m, const ModelConfig& c);
+
+// The export mode for `requested` ("" = adapter for PEFT methods, merged for full), checked
+// before training starts: merging adapter/prefix, or an adapter of `full`, is a recipe error.
+std::string resolve_export(const Method& method, const std::string& requested);
 
 }  // namespace ptune

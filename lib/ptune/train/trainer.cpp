@@ -72,8 +72,10 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   ModelConfig cfg = resolve_model_config(r.model, tok);
 
   auto method = make_method(r.method, cfg);
+  const std::string export_mode = resolve_export(*method, r.output.export_);  // before training
   Transformer model(cfg, method->builder());
-  if (!r.model.path.empty()) load_weights(*model, CheckpointWeights::open(r.model.path), true);
+  if (!r.model.path.empty())  // strict, except for the parameters the method adds (LoRA A/B, ...)
+    load_weights(*model, CheckpointWeights::open(r.model.path), true, method->own_params(model));
   method->attach(model);
   model->to(device);
   NamedTensors params = method->trainable(model);
@@ -112,6 +114,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     if (ckpts.empty()) usage_error("--resume: no checkpoint-<step> in output.dir '{}'", out);
     const std::string& dir = ckpts.back().second;
     PTUNE_INFO("resuming from {}", dir);
+    // PEFT checkpoints hold only the trainable tensors: load them on top of the base.
     load_weights(*model, CheckpointWeights::open(dir), false);
     state = load_train_state(dir + "/" + kTrainStateFile, *opt);
     batches.set_position(state.data);
@@ -240,8 +243,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   }
 
   // ---- export ------------------------------------------------------------------------------
-  std::string mode = r.output.export_.empty() ? (method->is_peft() ? "adapter" : "merged")
-                                               : r.output.export_;
+  const std::string& mode = export_mode;
   if (mode == "merged" || mode == "both") {
     const std::string dir = out + (method->is_peft() ? "/merged" : "/final");
     NamedTensors weights = method->merged_weights(model);
