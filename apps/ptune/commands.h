@@ -21,5 +21,6 @@ void add_eval(CLI::App& app, const GlobalOptions& g);
 void add_tokenizer(CLI::App& app, const GlobalOptions& g);
 void add_info(CLI::App& app, const GlobalOptions& g);
 void add_bench(CLI::App& app, const GlobalOptions& g);
+void add_generate(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace ptune::cli
