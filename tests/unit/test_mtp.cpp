@@ -65,8 +65,8 @@ TEST(MtpLoss, EachHeadLearnsItsOffset) {
     auto obj = make_mtp_objective(mtp(style, 3, 1.0), model, params);
     std::vector<torch::Tensor> ps;
     for (auto& [_, p] : params) ps.push_back(p);
-    torch::optim::Adam opt(ps, torch::optim::AdamOptions(1e-2));
-    for (int step = 0; step < 150; ++step) {
+    torch::optim::Adam opt(ps, torch::optim::AdamOptions(2e-2));
+    for (int step = 0; step < 70; ++step) {
       Batch b = counting_batch(8, 12, 16, step);
       opt.zero_grad();
       obj->forward_backward(model, {}, b, b.n_targets);

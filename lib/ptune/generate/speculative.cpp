@@ -49,10 +49,18 @@ GenerateResult generate_speculative(Transformer& model, MtpHeadsImpl& heads,
     // when it equals that pick.
     int64_t m = 0;
     const int64_t K = static_cast<int64_t>(drafts.size());
-    int64_t pick = sample_token(logits[0], o.sampling, gen);
+    std::vector<int64_t> greedy;  // at temperature 0: every position's argmax in one go
+    if (o.sampling.temperature <= 0) {
+      auto a = logits.argmax(-1).contiguous();  // (K+1)
+      greedy.assign(a.data_ptr<int64_t>(), a.data_ptr<int64_t>() + a.numel());
+    }
+    auto pick_at = [&](int64_t j) {
+      return greedy.empty() ? sample_token(logits[j], o.sampling, gen) : greedy[j];
+    };
+    int64_t pick = pick_at(0);
     while (m < K && pick == drafts[m]) {
       ++m;
-      pick = sample_token(logits[m], o.sampling, gen);
+      pick = pick_at(m);
     }
     ++r.stats.rounds;
     r.stats.drafted += K;
