@@ -1,5 +1,11 @@
+<<<<<<< HEAD
 // ptune eval --model DIR [--adapter DIR] --data FILE [--format F] | --config recipe.yaml
 // Prints one JSON object on stdout (loss, perplexity, accuracy, tokens), or one JSON line per
+=======
+// ptune eval --model DIR --data FILE [--format F] | --config recipe.yaml
+// Prints one JSON object on stdout (loss, perplexity, accuracy, tokens; mtp_loss_k and
+// mtp_accuracy_k per head when the model dir has MTP heads), or one JSON line per
+>>>>>>> mtp
 // example with --per-example.
 #include <filesystem>
 #include <iostream>
@@ -12,8 +18,13 @@
 #include "ptune/data/dataset.h"
 #include "ptune/data/tokenizer.h"
 #include "ptune/eval/evaluator.h"
+#include "ptune/eval/mtp_eval.h"
 #include "ptune/model/pretrained.h"
+<<<<<<< HEAD
 #include "ptune/peft/peft_model.h"
+=======
+#include "ptune/mtp/heads_io.h"
+>>>>>>> mtp
 #include "ptune/train/metrics.h"
 
 namespace ptune::cli {
@@ -112,7 +123,18 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
         data, tok.pad_id(), eo);
     PTUNE_INFO("eval {}: loss {:.4f}, perplexity {:.2f}, accuracy {:.4f} over {} tokens", src.path,
                e.loss, e.perplexity, e.accuracy, e.tokens);
-    if (!o->per_example) std::cout << metric_json(to_record(e)) << "\n";
+    if (o->per_example) return;
+    MetricRecord rec = to_record(e);
+    if (has_mtp_heads(model_dir)) {  // per-head loss / top-1 accuracy of the MTP heads
+      MtpHeads heads = load_mtp_heads(model_dir, model).second;
+      for (const HeadEval& h : evaluate_heads(model, *heads, data, tok.pad_id(), eo)) {
+        rec[fmt::format("mtp_loss_{}", h.head)] = h.loss;
+        rec[fmt::format("mtp_accuracy_{}", h.head)] = h.accuracy;
+        PTUNE_INFO("MTP head {} (token t+{}): loss {:.4f}, accuracy {:.4f}", h.head, h.head + 1, h.loss,
+                   h.accuracy);
+      }
+    }
+    std::cout << metric_json(rec) << "\n";
   });
 }
 

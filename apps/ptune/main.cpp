@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add_info(app, g);
   add_bench(app, g);
   add_merge_lora(app, g);
+  add_generate(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

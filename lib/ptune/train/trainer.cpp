@@ -16,9 +16,12 @@
 #include "ptune/core/log.h"
 #include "ptune/data/dataset.h"
 #include "ptune/eval/evaluator.h"
+#include "ptune/eval/mtp_eval.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/fs.h"
 #include "ptune/model/weights.h"
+#include "ptune/mtp/heads_io.h"
+#include "ptune/mtp/loss.h"
 #include "ptune/peft/method.h"
 #include "ptune/precision/precision.h"
 #include "ptune/train/lr_schedule.h"
@@ -79,6 +82,9 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   method->attach(model);
   model->to(device);
   NamedTensors params = method->trainable(model);
+  auto mtp = make_mtp_objective(r.mtp, model, params);  // null unless mtp.style is set
+  if (mtp && warm_start_mtp_heads(r.model.path, *mtp->heads()))
+    PTUNE_INFO("mtp: heads initialised from {}", r.model.path);
   auto opt = make_adamw(r.optim, params);
   // Precision: fp32 masters, compute in precision.dtype; fp16 gets a loss scaler.
   const PrecisionPolicy precision = make_precision_policy(r.precision);
@@ -116,6 +122,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     PTUNE_INFO("resuming from {}", dir);
     // PEFT checkpoints hold only the trainable tensors: load them on top of the base.
     load_weights(*model, CheckpointWeights::open(dir), false);
+    if (mtp) load_mtp_weights(dir, *mtp->heads());
     state = load_train_state(dir + "/" + kTrainStateFile, *opt);
     batches.set_position(state.data);
     if (scaler && !state.extra.empty()) scaler->load_state(state.extra, dir);
@@ -133,6 +140,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     write_dir_atomic(dir, [&](const std::string& tmp) {
       write_model_files(tmp, cfg, method->checkpoint_tensors(model), tok.path());
       save_train_state(tmp + "/" + kTrainStateFile, state, *opt);
+      if (mtp) save_mtp_heads(tmp, mtp->config(), *mtp->heads());
     });
   };
   auto run_eval = [&]() {
@@ -146,6 +154,18 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     EvalResult e = evaluate(args_fn, *eval_data, pad_id, eo);
     model->train();
     return e;
+  };
+  auto run_head_eval = [&](MetricRecord& rec) {  // per-head loss/accuracy of MTP heads
+    model->eval();
+    EvalOptions eo;
+    eo.batch_size = r.train.batch_size;
+    eo.max_batches = r.train.eval_batches;
+    for (const HeadEval& h : evaluate_heads(model, *mtp->heads(), *eval_data, pad_id, eo,
+                                            [&](int64_t n) { return method->forward_args(n); })) {
+      rec[fmt::format("eval_mtp_loss_{}", h.head)] = h.loss;
+      rec[fmt::format("eval_mtp_acc_{}", h.head)] = h.accuracy;
+    }
+    model->train();
   };
 
   // ---- loop --------------------------------------------------------------------------------
@@ -176,6 +196,11 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     }
     double loss_sum = 0.0;
     for (const Batch& b : micro) {
+      if (mtp) {  // LM + MTP loss, backpropagated head by head (mtp/loss.h)
+        loss_sum += mtp->forward_backward(model, method->forward_args(b.input_ids.size(0)), b, step_targets,
+                                          scaler ? scaler->loss_scale() : 1.0);
+        continue;
+      }
       torch::Tensor logits = model->forward(b.input_ids, method->forward_args(b.input_ids.size(0)));
       torch::Tensor loss = lm_loss_sum(logits, b.targets) / std::max<int64_t>(1, step_targets);
       (scaler ? scaler->scale(loss) : loss).backward();
@@ -205,11 +230,14 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
       rec["loss_scale"] = scaler->loss_scale();
       rec["skipped_steps"] = scaler->skipped_steps();
     }
+    if (mtp)
+      for (const auto& [key, value] : mtp->step_metrics()) rec[key] = value;
     if (eval_now) {
       EvalResult e = run_eval();
       rec["eval_loss"] = e.loss;
       rec["eval_perplexity"] = e.perplexity;
       rec["eval_accuracy"] = e.accuracy;
+      if (mtp) run_head_eval(rec);
       summary.eval_loss = e.loss;
       PTUNE_INFO("step {}/{} | eval loss {:.4f} | ppl {:.2f} | acc {:.3f}", state.step, total, e.loss,
                  e.perplexity, e.accuracy);
@@ -253,7 +281,10 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
                                                  : torch::kFloat32;
       for (auto& [_, t] : weights) t = t.to(dt);
     }
-    save_checkpoint_dir(dir, cfg, weights, tok.path());
+    write_dir_atomic(dir, [&](const std::string& tmp) {
+      write_model_files(tmp, cfg, weights, tok.path());
+      if (mtp) save_mtp_heads(tmp, mtp->config(), *mtp->heads());
+    });
     summary.final_dir = dir;
     PTUNE_INFO("wrote {}", dir);
   }
@@ -262,6 +293,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     write_dir_atomic(dir, [&](const std::string& tmp) {
       method->export_adapter(model, tmp, r.model.path);
       fs::copy_file(tok.path(), tmp + "/tokenizer.model");
+      if (mtp) save_mtp_heads(tmp, mtp->config(), *mtp->heads());
     });
     summary.final_dir = dir;
     PTUNE_INFO("wrote {}", dir);

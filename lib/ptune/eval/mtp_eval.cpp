@@ -1,0 +1,46 @@
+// Streaming per-head evaluation: one batch and one head's logits at a time.
+#include "ptune/eval/mtp_eval.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "ptune/mtp/loss.h"
+
+namespace ptune {
+
+std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, const Dataset& data,
+                                     int64_t pad_id, const EvalOptions& o,
+                                     const std::function<ForwardArgs(int64_t)>& args) {
+  torch::NoGradGuard no_grad;
+  const int64_t K = heads.n_heads();
+  std::vector<double> nll(K, 0.0);
+  std::vector<int64_t> hits(K, 0), count(K, 0);
+  int64_t batches = 0;
+  for (size_t start = 0; start < data.size(); start += o.batch_size) {
+    if (o.max_batches > 0 && batches++ >= o.max_batches) break;
+    std::vector<const Example*> chunk;
+    for (size_t i = start; i < std::min(data.size(), start + o.batch_size); ++i) chunk.push_back(&data[i]);
+    Batch b = collate(chunk, pad_id);
+    auto trunk = model->hidden(b.input_ids, args ? args(b.input_ids.size(0)) : ForwardArgs{});  // (B, T, d)
+    torch::Tensor prev = trunk;
+    for (int64_t k = 1; k <= K; ++k) {
+      auto h = heads.head_hidden(k, trunk, prev, b.input_ids, model);
+      auto logits = heads.head_logits(k, h, model);  // (B, T, V)
+      auto targets = head_targets(b.targets, k);     // (B, T)
+      auto mask = targets.ne(kIgnoreIndex);
+      nll[k - 1] += lm_loss_sum(logits, targets).item<double>();
+      hits[k - 1] += logits.argmax(-1).eq(targets).logical_and(mask).sum().item<int64_t>();
+      count[k - 1] += mask.sum().item<int64_t>();
+      prev = h;
+    }
+  }
+  std::vector<HeadEval> out;
+  for (int64_t k = 0; k < K; ++k) {
+    const double n = static_cast<double>(std::max<int64_t>(1, count[k]));
+    out.push_back({k + 1, nll[k] / n, hits[k] / n, count[k]});
+  }
+  return out;
+}
+
+}  // namespace ptune

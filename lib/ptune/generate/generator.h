@@ -1,0 +1,49 @@
+// Autoregressive generation with a KV cache (ptune::KVCache through ForwardArgs.cache):
+// one prefill pass over the prompt, then one forward pass of one token per new token;
+// stops at EOS or max_new_tokens. Speculative decoding with MTP heads is speculative.h.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ptune/generate/sampling.h"
+#include "ptune/model/transformer.h"
+
+namespace ptune {
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 64;
+  SamplingOptions sampling;
+  int64_t eos_id = -1;  // stop token (not included in the output); < 0 = none
+};
+
+struct GenerateStats {
+  int64_t prompt_tokens = 0;
+  int64_t new_tokens = 0;
+  int64_t forward_passes = 0;        // base model passes, prefill included
+  double seconds = 0.0;
+  double tokens_per_s = 0.0;         // new_tokens / seconds (prefill included in seconds)
+  // Speculative decoding only: drafted / accepted draft tokens over all verify rounds.
+  int64_t rounds = 0, drafted = 0, accepted = 0;
+  double acceptance_rate = 0.0;       // accepted / drafted
+  double mean_accepted_length = 0.0;  // tokens committed per verify pass (accepted + 1)
+};
+
+struct GenerateResult {
+  std::vector<int64_t> tokens;  // new tokens, EOS excluded
+  bool stopped_at_eos = false;
+  GenerateStats stats;
+};
+
+// `base` carries method forward arguments (prefix tuning); its cache is ignored (the
+// generator owns one). Works on batch size 1.
+GenerateResult generate(Transformer& model, const std::vector<int64_t>& prompt,
+                        const GenerateOptions& o, const ForwardArgs& base = {});
+
+// Appends `t` to `r.tokens` unless it is EOS or the budget is spent; false = stop.
+bool commit_token(GenerateResult& r, int64_t t, const GenerateOptions& o);
+
+// Fills tokens_per_s / acceptance figures from the counts and seconds.
+void finish_stats(GenerateStats& s);
+
+}  // namespace ptune
