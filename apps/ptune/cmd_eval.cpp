@@ -1,11 +1,6 @@
-<<<<<<< HEAD
 // ptune eval --model DIR [--adapter DIR] --data FILE [--format F] | --config recipe.yaml
-// Prints one JSON object on stdout (loss, perplexity, accuracy, tokens), or one JSON line per
-=======
-// ptune eval --model DIR --data FILE [--format F] | --config recipe.yaml
 // Prints one JSON object on stdout (loss, perplexity, accuracy, tokens; mtp_loss_k and
-// mtp_accuracy_k per head when the model dir has MTP heads), or one JSON line per
->>>>>>> mtp
+// mtp_accuracy_k per head when the model or adapter dir has MTP heads), or one JSON line per
 // example with --per-example.
 #include <filesystem>
 #include <iostream>
@@ -20,11 +15,8 @@
 #include "ptune/eval/evaluator.h"
 #include "ptune/eval/mtp_eval.h"
 #include "ptune/model/pretrained.h"
-<<<<<<< HEAD
-#include "ptune/peft/peft_model.h"
-=======
 #include "ptune/mtp/heads_io.h"
->>>>>>> mtp
+#include "ptune/peft/peft_model.h"
 #include "ptune/train/metrics.h"
 
 namespace ptune::cli {
@@ -125,9 +117,12 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
                e.loss, e.perplexity, e.accuracy, e.tokens);
     if (o->per_example) return;
     MetricRecord rec = to_record(e);
-    if (has_mtp_heads(model_dir)) {  // per-head loss / top-1 accuracy of the MTP heads
-      MtpHeads heads = load_mtp_heads(model_dir, model).second;
-      for (const HeadEval& h : evaluate_heads(model, *heads, data, tok.pad_id(), eo)) {
+    // Per-head loss / top-1 accuracy of MTP heads, saved beside the adapter or the weights.
+    const std::string heads_dir = !adapter.empty() && has_mtp_heads(adapter) ? adapter : model_dir;
+    if (has_mtp_heads(heads_dir)) {
+      MtpHeads heads = load_mtp_heads(heads_dir, model).second;
+      auto args = [&](int64_t n) { return method ? method->forward_args(n) : ForwardArgs{}; };
+      for (const HeadEval& h : evaluate_heads(model, *heads, data, tok.pad_id(), eo, args)) {
         rec[fmt::format("mtp_loss_{}", h.head)] = h.loss;
         rec[fmt::format("mtp_accuracy_{}", h.head)] = h.accuracy;
         PTUNE_INFO("MTP head {} (token t+{}): loss {:.4f}, accuracy {:.4f}", h.head, h.head + 1, h.loss,
