@@ -70,12 +70,14 @@ class ParallelDrafter : public Drafter {
  public:
   ParallelDrafter(ParallelHeadsImpl* heads, Transformer model) : heads_(heads), model_(std::move(model)) {}
   std::vector<int64_t> draft(const std::vector<int64_t>&, const torch::Tensor& hidden) override {
-    auto last = hidden.select(1, hidden.size(1) - 1);  // (1, d)
+    auto last = hidden[0][hidden.size(1) - 1];  // (d)
     std::vector<int64_t> out;
-    for (int64_t k = 1; k <= heads_->n_heads(); ++k)
-      out.push_back(heads_->head_logits(k, heads_->head_hidden(k, last, last, {}, model_), model_)
-                        .argmax(-1)
-                        .item<int64_t>());
+    for (int64_t k = 1; k <= heads_->n_heads(); ++k) {
+      auto h = heads_->head_hidden(k, last, last, {}, model_);  // (d)
+      // One position: matrix-vector product (a (1, d) x (d, V) GEMM would repack W each call).
+      auto w = heads_->out_proj[k - 1];
+      out.push_back(torch::mv(w, h.to(w.scalar_type())).argmax().item<int64_t>());
+    }
     return out;
   }
 
