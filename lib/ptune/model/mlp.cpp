@@ -15,8 +15,7 @@ MLPImpl::MLPImpl(const ModelConfig& c, const std::string& path, const ModelBuild
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
   // x: (B, T, d) -> (B, T, f) -> (B, T, d)
   auto gate = gate_proj->forward(x);
-  // No Half silu kernel on CPU: fp32 math on the fp16 values, rounded back.
-  gate = is_cpu_half(gate) ? torch::silu(gate.to(torch::kFloat)).to(torch::kHalf) : torch::silu(gate);
+  gate = ptune::silu(gate);  // no Half silu kernel on CPU: emulated (projection.h)
   return down_proj->forward(gate * up_proj->forward(x));
 }
 

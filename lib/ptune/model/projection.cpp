@@ -20,6 +20,10 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w) {
   return torch::matmul(x, wc.t());
 }
 
+torch::Tensor silu(const torch::Tensor& x) {
+  return is_cpu_half(x) ? torch::silu(x.to(torch::kFloat)).to(torch::kHalf) : torch::silu(x);
+}
+
 LinearImpl::LinearImpl(int64_t in, int64_t out) {
   weight = register_parameter("weight", torch::empty({out, in}));
   torch::NoGradGuard no_grad;

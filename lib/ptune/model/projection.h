@@ -24,6 +24,9 @@ inline bool is_cpu_half(const torch::Tensor& t) {
   return t.scalar_type() == torch::kHalf && !t.is_cuda();
 }
 
+// SiLU with the CPU fp16 emulation rule above.
+torch::Tensor silu(const torch::Tensor& x);
+
 class ProjectionImpl : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;  // (..., in) -> (..., out)

@@ -18,7 +18,8 @@ ResBlockImpl::ResBlockImpl(int64_t d) {
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x) {
-  return x + torch::silu(linear->forward(x));
+  // ptune::linear: casts the fp32 weight to x's dtype (bf16/fp16 compute, CPU fp16 emulation).
+  return x + ptune::silu(ptune::linear(x, linear->weight) + linear->bias.to(x.scalar_type()));
 }
 
 NamedTensors MtpHeadsImpl::named_tensors() {
