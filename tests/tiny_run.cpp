@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "ptune/config/recipe_loader.h"
 #include "ptune/data/tokenizer.h"
 
 namespace ptune::test {
@@ -48,6 +49,18 @@ output: {{dir: {out}}}
 )",
                      fmt::arg("a", a), fmt::arg("steps", steps), fmt::arg("out", out_dir),
                      fmt::arg("extra", extra));
+}
+
+std::vector<nlohmann::json> read_metrics(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+TrainSummary train_text(const std::string& yaml, const TrainOptions& o,
+                        const std::vector<std::string>& sets) {
+  return run_training(load_recipe_text(yaml, "test.yaml", sets), o);
 }
 
 }  // namespace ptune::test

@@ -3,7 +3,11 @@
 // model that trains in about a second.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "ptune/train/trainer.h"
 
 #include "test_util.h"
 
@@ -15,5 +19,12 @@ const std::string& tiny_assets();
 // Recipe YAML for a tiny full fine-tune writing to `out_dir`. `extra` is appended (YAML
 // lines overriding nothing already present, e.g. "mtp: {...}").
 std::string tiny_recipe(const std::string& out_dir, int steps = 12, const std::string& extra = "");
+
+// metrics.jsonl as JSON objects, one per line.
+std::vector<nlohmann::json> read_metrics(const std::string& path);
+
+// Loads recipe YAML text (with --set style overrides) and trains it.
+TrainSummary train_text(const std::string& yaml, const TrainOptions& o = {},
+                        const std::vector<std::string>& sets = {});
 
 }  // namespace ptune::test

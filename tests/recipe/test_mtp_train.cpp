@@ -23,18 +23,6 @@ using namespace ptune::test;
 
 namespace {
 
-std::vector<nlohmann::json> read_metrics(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-TrainSummary train_text(const std::string& yaml, const TrainOptions& o = {},
-                        const std::vector<std::string>& sets = {}) {
-  return run_training(load_recipe_text(yaml, "test.yaml", sets), o);
-}
-
 std::string mtp_yaml(const std::string& style, bool train_base = true) {
   return "mtp: {style: " + style + ", heads: 3, loss_weight: 0.5, head_decay: 0.8, train_base: " +
          (train_base ? "true" : "false") + "}";

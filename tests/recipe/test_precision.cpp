@@ -18,13 +18,6 @@ using namespace ptune::test;
 
 namespace {
 
-std::vector<nlohmann::json> read_metrics(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
 std::vector<nlohmann::json> train_with(const std::string& out, int steps,
                                        const std::vector<std::string>& sets,
                                        const TrainOptions& o = {}) {

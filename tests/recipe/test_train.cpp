@@ -16,22 +16,6 @@ namespace fs = std::filesystem;
 using namespace ptune;
 using namespace ptune::test;
 
-namespace {
-
-std::vector<nlohmann::json> read_metrics(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-TrainSummary train_text(const std::string& yaml, const TrainOptions& o = {},
-                        const std::vector<std::string>& sets = {}) {
-  return run_training(load_recipe_text(yaml, "test.yaml", sets), o);
-}
-
-}  // namespace
-
 TEST(Train, TinyRecipeWritesMetricsCheckpointsAndFinal) {
   TempDir t;
   const std::string out = t / "run";
