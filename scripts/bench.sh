@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Benchmarks: ptune vs an eager PyTorch-Python reference of the same model and training
 # step, same thread count. Prints JSON lines: one per implementation and run, then a
-# comparison line per pair. Numbers are measured on this machine, now.
-#   scripts/bench.sh            all shapes      scripts/bench.sh a b     chosen shapes
+# comparison line per pair, then summaries (bf16 and fp16 vs fp32, LoRA vs full memory) and
+# the generation benchmark (scripts/bench_generate.sh) when an MTP model is there.
+# Numbers are measured on this machine, now: run it on an otherwise idle machine.
+#   scripts/bench.sh            all shapes + generation     scripts/bench.sh a b    chosen shapes
+#   STEPS=10 scripts/bench.sh   more timed steps (default 5, after 2 untimed)
+#   BENCH_MTP_MODEL=DIR         MTP model for the generation benchmark (default out/mtp/final)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x build/bin/ptune ] || PTUNE_SKIP_TESTS_BUILD=1 scripts/setup.sh
 ptune=build/bin/ptune
 py=/usr/bin/python3
 threads=${THREADS:-$(nproc)}
+# OpenBLAS 0.3.21 does not recognise the newest x86 cores and falls back to SSE3 kernels.
+# ptune then picks SkylakeX (AVX-512) or Haswell (AVX2) itself (lib/ptune/core/blas.h); the
+# PyTorch reference gets the same kernels through this variable (an explicit setting wins).
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
+fi
+echo "bench: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<OpenBLAS default>}, $threads threads, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # name: shape flags
 declare -A shapes=(
@@ -16,8 +28,8 @@ declare -A shapes=(
   [b]="--hidden 512 --intermediate 1376 --layers 8 --heads 8 --vocab 8192 --seq 256 --batch 4"
   [c]="--hidden 1024 --intermediate 2752 --layers 8 --heads 16 --vocab 8192 --seq 128 --batch 2"
 )
-# shape: methods (and dtypes) run on it
-declare -A runs=([a]="full" [b]="full lora" [c]="full lora")
+# shape: method:dtype runs on it (fp16 on CPU is an emulation for fidelity: no PyTorch reference)
+declare -A runs=([a]="full:fp32" [b]="full:fp32 lora:fp32 full:bf16 full:fp16" [c]="full:fp32 lora:fp32")
 
 compare() {  # $1 = ptune json, $2 = reference json, $3 = label
   $py - "$1" "$2" "$3" <<'PY'
@@ -33,14 +45,55 @@ PY
 }
 
 selected=("$@")
-[ ${#selected[@]} -eq 0 ] && selected=(a b c)
+all=0
+[ ${#selected[@]} -eq 0 ] && selected=(a b c) && all=1
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
 for s in "${selected[@]}"; do
-  for m in ${runs[$s]}; do
+  for run in ${runs[$s]}; do
+    m=${run%:*} dt=${run#*:}
     flags="${shapes[$s]} --method $m --threads $threads --steps ${STEPS:-5} --warmup 2"
-    p=$($ptune --quiet bench $flags)
-    echo "$p"
-    r=$($py scripts/bench_ref.py $flags)
-    echo "$r"
-    compare "$p" "$r" "shape $s $m"
+    p=$($ptune --quiet bench $flags --dtype "$dt")
+    echo "$p" | tee -a "$results"
+    [ "$dt" = fp16 ] && continue
+    r=$($py scripts/bench_ref.py $flags --dtype "$dt")
+    echo "$r" | tee -a "$results"
+    compare "$p" "$r" "shape $s $m $dt"
   done
 done
+
+# Summaries over what ran: lower precision vs fp32, LoRA vs full memory.
+$py - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def find(impl, hidden, method, dtype):
+    return next((r for r in rows if r["impl"] == impl and r["hidden"] == hidden
+                 and r["method"] == method and r["dtype"] == dtype), None)
+for hidden in sorted({r["hidden"] for r in rows}):
+    base = find("ptune", hidden, "full", "fp32")
+    for dt in ("bf16", "fp16"):
+        low = find("ptune", hidden, "full", dt)
+        if base and low:
+            print(json.dumps({"summary": f"hidden {hidden} full {dt} vs fp32",
+                              "tokens_per_s_ratio": round(low["tokens_per_s"] / base["tokens_per_s"], 3),
+                              "peak_rss_mb": round(low["peak_rss_mb"], 1),
+                              "fp32_peak_rss_mb": round(base["peak_rss_mb"], 1)}))
+    lora, lora_ref = find("ptune", hidden, "lora", "fp32"), find("pytorch", hidden, "lora", "fp32")
+    if base and lora:
+        out = {"summary": f"hidden {hidden} lora vs full (fp32)",
+               "lora_rss_over_full": round(lora["peak_rss_mb"] / base["peak_rss_mb"], 3)}
+        if lora_ref:
+            out["lora_rss_over_pytorch_lora"] = round(lora["peak_rss_mb"] / lora_ref["peak_rss_mb"], 3)
+            out["lora_speed_over_pytorch_lora"] = round(lora["tokens_per_s"] / lora_ref["tokens_per_s"], 3)
+        print(json.dumps(out))
+PY
+
+# Generation: greedy vs MTP speculative decoding (needs a model with MTP heads).
+mtp_model=${BENCH_MTP_MODEL:-out/mtp/final}
+if [ "$all" = 1 ]; then
+  if [ -f "$mtp_model/mtp_heads.safetensors" ]; then
+    scripts/bench_generate.sh "$mtp_model"
+  else
+    echo "bench: no MTP model at $mtp_model (train one: see docs/mtp.md); skipping generation" >&2
+  fi
+fi

@@ -11,9 +11,6 @@ n=${2:-20}
 max_new=${3:-64}
 repeats=${4:-3}
 ptune=${PTUNE:-build/bin/ptune}
-# The project's machines pin OpenBLAS to its Haswell kernels; without it OpenBLAS 0.3.21 picks
-# slow SSE3 (Prescott) kernels on this CPU and single-token GEMMs dominate.
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
 threads=${PTUNE_THREADS:-1}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

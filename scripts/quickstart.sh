@@ -6,9 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PTUNE_SKIP_TESTS_BUILD=${PTUNE_SKIP_TESTS_BUILD:-1} scripts/setup.sh
 ptune=build/bin/ptune
-# OpenBLAS 0.3.21 does not recognise the newest x86 cores and falls back to SSE3 kernels;
-# on any AVX2 machine the Haswell kernels are the right choice (an explicit setting wins).
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
 start=$(date +%s)
 
 # 1. Tokenizer (trained by the recipe when missing) + pretraining.

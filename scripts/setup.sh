@@ -12,6 +12,7 @@ packages=(
   libsentencepiece-dev libgtest-dev
   python3-torch python3-numpy               # PyTorch reference for parity tests and bench
   wordnet-base                              # the real data (WordNet 3.0)
+  jq                                        # JSON in scripts (bench_generate.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "ptune/core/blas.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
 
@@ -16,6 +17,7 @@ void start(const GlobalOptions& g) { setup_logging(g.log_level, g.quiet); }
 
 int main(int argc, char** argv) {
   using namespace ptune::cli;
+  ptune::reexec_with_fast_blas(argv);
   CLI::App app{"ptune: fine-tune LLaMA-family models (full, LoRA, adapters, prefix, MTP)", "ptune"};
   app.set_version_flag("--version", std::string("ptune ") + PTUNE_VERSION);
   app.require_subcommand(1);

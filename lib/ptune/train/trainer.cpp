@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "ptune/config/recipe_loader.h"
+#include "ptune/core/blas.h"
 #include "ptune/core/context.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
@@ -177,7 +178,9 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   auto window_start = Clock::now();
   int64_t window_tokens = 0;
   const int64_t first_step = state.step;
-  PTUNE_INFO("training steps {}..{} of {} on {} threads", first_step + 1, last, total, threads);
+  const std::string blas = openblas_core();
+  PTUNE_INFO("training steps {}..{} of {} on {} threads{}", first_step + 1, last, total, threads,
+             blas.empty() ? "" : " (OpenBLAS " + blas + " kernels)");
 
   while (state.step < last) {
     const int64_t step = state.step;  // 0-based index of this optimizer step
