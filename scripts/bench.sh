@@ -6,6 +6,7 @@
 # Numbers are measured on this machine, now: run it on an otherwise idle machine.
 #   scripts/bench.sh            all shapes + generation     scripts/bench.sh a b    chosen shapes
 #   STEPS=10 scripts/bench.sh   more timed steps (default 5, after 2 untimed)
+#   REPEATS=5 scripts/bench.sh  best of more runs per implementation (default 3)
 #   BENCH_MTP_MODEL=DIR         MTP model for the generation benchmark (default out/mtp/final)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,14 +50,21 @@ all=0
 [ ${#selected[@]} -eq 0 ] && selected=(a b c) && all=1
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
+best() {  # the faster of two JSON lines (the second may be empty)
+  if [ -z "$2" ]; then echo "$1"; else printf '%s\n%s\n' "$1" "$2" | jq -s -c 'max_by(.tokens_per_s)'; fi
+}
 for s in "${selected[@]}"; do
   for run in ${runs[$s]}; do
     m=${run%:*} dt=${run#*:}
     flags="${shapes[$s]} --method $m --threads $threads --steps ${STEPS:-5} --warmup 2"
-    p=$($ptune --quiet bench $flags --dtype "$dt")
+    # Best of REPEATS runs, ptune and PyTorch alternating, so that both see the same machine.
+    p="" r=""
+    for _ in $(seq "${REPEATS:-3}"); do
+      p=$(best "$($ptune --quiet bench $flags --dtype "$dt")" "$p")
+      [ "$dt" = fp16 ] || r=$(best "$($py scripts/bench_ref.py $flags --dtype "$dt")" "$r")
+    done
     echo "$p" | tee -a "$results"
     [ "$dt" = fp16 ] && continue
-    r=$($py scripts/bench_ref.py $flags --dtype "$dt")
     echo "$r" | tee -a "$results"
     compare "$p" "$r" "shape $s $m $dt"
   done

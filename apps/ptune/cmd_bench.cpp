@@ -34,6 +34,7 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
       ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
+  cmd->add_option("--profile", o->profile, "write a Chrome trace (chrome://tracing) of the timed steps to FILE");
   cmd->add_flag("--autocast", o->autocast, "bf16 through LibTorch CPU autocast instead of explicit casts");
   cmd->callback([o, &g] {
     start(g);

@@ -21,6 +21,7 @@ struct BenchOptions {
   std::string device = "cpu"; // cpu | cuda | auto
   bool autocast = false;      // bf16 on CPU via LibTorch autocast instead of explicit casts
                               // (for comparison; the trainer uses explicit casts)
+  std::string profile;        // non-empty: write a Chrome trace of the timed steps here
 };
 
 struct BenchResult {
