@@ -66,17 +66,27 @@ def main():
     ids = torch.randint(a.vocab, (a.batch, a.seq + 1))
     inp, tgt = ids[:, :-1].contiguous(), ids[:, 1:].contiguous()
 
+    phase = [0.0, 0.0, 0.0]  # forward + loss, backward, clip + optimizer
+
     def step():
         opt.zero_grad(set_to_none=True)
+        t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
             logits = model(inp)
         loss = F.cross_entropy(logits.float().reshape(-1, a.vocab), tgt.reshape(-1), ignore_index=-100)
+        t1 = time.perf_counter()
         loss.backward()
+        t2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        t3 = time.perf_counter()
+        phase[0] += t1 - t0
+        phase[1] += t2 - t1
+        phase[2] += t3 - t2
 
     for _ in range(a.warmup):
         step()
+    phase[:] = [0.0, 0.0, 0.0]
     t0 = time.perf_counter()
     for _ in range(a.steps):
         step()
@@ -87,6 +97,8 @@ def main():
                       "vocab": a.vocab, "seq": a.seq, "batch": a.batch, "method": a.method,
                       "dtype": a.dtype, "params": n_total, "trainable": n_train,
                       "tokens_per_s": a.batch * a.seq / s, "ms_per_step": s * 1e3,
+                      "ms_forward": phase[0] * 1e3 / a.steps, "ms_backward": phase[1] * 1e3 / a.steps,
+                      "ms_optimizer": phase[2] * 1e3 / a.steps,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 
 

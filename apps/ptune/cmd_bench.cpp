@@ -58,6 +58,9 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
                               {"trainable", r.trainable},
                               {"tokens_per_s", r.tokens_per_s},
                               {"ms_per_step", r.ms_per_step},
+                              {"ms_forward", r.ms_forward},
+                              {"ms_backward", r.ms_backward},
+                              {"ms_optimizer", r.ms_optimizer},
                               {"gflops", r.gflops},
                               {"peak_rss_mb", r.peak_rss_mb},
                               {"skipped_steps", r.skipped_steps}})

@@ -127,6 +127,27 @@ TEST(Model, KvCacheMatchesFullForward) {
   }
 }
 
+TEST(Model, ChunkedCausalAttentionMatchesShortForwards) {
+  // T >= 128 computes attention in row chunks that skip masked keys (here 200 rows: 3 chunks
+  // of 67, 67, 66, with GQA); pieces of 40 through the KV cache take the one-chunk path.
+  torch::manual_seed(5);
+  ModelConfig c = tiny_config(/*n_kv_heads=*/2);
+  c.max_position_embeddings = 256;
+  Transformer m(c);
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(64, {2, 200}, torch::kLong);
+  auto full = m->forward(ids);
+  KVCache cache;
+  for (int64_t start = 0; start < 200; start += 40) {
+    auto part = m->forward(ids.narrow(1, start, 40), {start, nullptr, &cache});
+    expect_close(part, full.narrow(1, start, 40), 1e-5);
+  }
+  // And chunks after a cache: 130 new rows (2 chunks) after 70 cached positions.
+  KVCache after;
+  m->forward(ids.narrow(1, 0, 70), {0, nullptr, &after});
+  expect_close(m->forward(ids.narrow(1, 70, 130), {70, nullptr, &after}), full.narrow(1, 70, 130), 1e-5);
+}
+
 TEST(Model, EmptyPrefixGivesBaseLogits) {
   torch::manual_seed(4);
   Transformer m(tiny_config());

@@ -60,7 +60,8 @@ class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& c, const std::string& path, const ModelBuilder& b);
   // x: (B, T, d); cos/sin: (T, head_dim) for this chunk's positions, in x's dtype.
-  // `mask`: causal_mask(T, P + S, ...) shared by all layers; built here when undefined.
+  // `mask`: causal_mask(T, P + S, ...) shared by all layers; built here when undefined. It
+  // must be that causal mask: long inputs are computed in row chunks that skip masked keys.
   // Keys are [prefix (P, not rotated), cache (S), new tokens (T)]; new keys are appended to
   // args.cache. For PEFT prefix semantics the caller passes pos_offset = P.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,

@@ -6,6 +6,7 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/nn/utils/clip_grad.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -54,15 +55,23 @@ BenchResult run_bench(const BenchOptions& o) {
   auto ids = torch::randint(o.arch.vocab_size, {o.batch_size, o.seq_len + 1}, torch::kInt64).to(device);
   auto input = ids.slice(1, 0, o.seq_len).contiguous();
   auto targets = ids.slice(1, 1, o.seq_len + 1).contiguous();
+  double phase_s[3] = {0, 0, 0};  // forward + loss, backward, clip + optimizer (CPU timing)
   auto step = [&] {
     // Autocast caches the bf16 copies of leaf weights; they are stale after opt->step().
     if (o.autocast) at::autocast::clear_cache();
     for (auto& p : tensors) p.mutable_grad().reset();
+    const auto t0 = Clock::now();
     auto logits = model->forward(input, method->forward_args(o.batch_size));
     auto loss = lm_loss(logits, targets);
+    const auto t1 = Clock::now();
     (scaler ? scaler->scale(loss) : loss).backward();
+    const auto t2 = Clock::now();
     clip_and_step(*opt, tensors, 1.0, scaler.get());
     if (device.is_cuda()) loss.item<float>();  // wait for the step's kernels before timing
+    const auto t3 = Clock::now();
+    phase_s[0] += std::chrono::duration<double>(t1 - t0).count();
+    phase_s[1] += std::chrono::duration<double>(t2 - t1).count();
+    phase_s[2] += std::chrono::duration<double>(t3 - t2).count();
   };
   // Thread-local autocast state, set only for this benchmark and restored below.
   const bool autocast_was = at::autocast::is_cpu_enabled();
@@ -72,6 +81,7 @@ BenchResult run_bench(const BenchOptions& o) {
     at::autocast::set_autocast_cpu_dtype(torch::kBFloat16);
   }
   for (int64_t i = 0; i < o.warmup; ++i) step();
+  std::fill(std::begin(phase_s), std::end(phase_s), 0.0);
   double s = 0;
   {
     // The profiler's overhead is in the timing too: profile and measure in separate runs.
@@ -88,6 +98,9 @@ BenchResult run_bench(const BenchOptions& o) {
   BenchResult r;
   if (scaler) r.skipped_steps = scaler->skipped_steps(), r.loss_scale = scaler->loss_scale();
   r.ms_per_step = s * 1e3;
+  r.ms_forward = phase_s[0] * 1e3 / o.steps;
+  r.ms_backward = phase_s[1] * 1e3 / o.steps;
+  r.ms_optimizer = phase_s[2] * 1e3 / o.steps;
   r.tokens_per_s = o.batch_size * o.seq_len / s;
   r.gflops = train_step_flops(o.arch, o.batch_size, o.seq_len, method->is_peft()) / s / 1e9;
   struct rusage ru {};

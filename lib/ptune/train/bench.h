@@ -26,6 +26,8 @@ struct BenchOptions {
 
 struct BenchResult {
   double tokens_per_s = 0, ms_per_step = 0, gflops = 0;
+  double ms_forward = 0, ms_backward = 0, ms_optimizer = 0;  // per step: forward + loss,
+                                                             // backward, clip + optimizer step
   double peak_rss_mb = 0;  // ru_maxrss of this process
   int64_t params = 0, trainable = 0;
   int64_t skipped_steps = 0;  // fp16 overflow skips (of warmup + timed steps)

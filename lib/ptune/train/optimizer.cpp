@@ -2,6 +2,7 @@
 #include "ptune/train/optimizer.h"
 
 #include "ptune/core/error.h"
+#include "ptune/train/fused_adamw.h"
 
 namespace ptune {
 
@@ -20,7 +21,7 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const OptimConfig& o, const Name
                                  torch::optim::AdamWOptions(opts).weight_decay(o.weight_decay)));
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
                                     torch::optim::AdamWOptions(opts).weight_decay(0.0)));
-  return std::make_unique<torch::optim::AdamW>(groups, opts);
+  return std::make_unique<FusedAdamW>(groups, opts);
 }
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {

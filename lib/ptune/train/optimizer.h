@@ -1,5 +1,6 @@
 // AdamW (decoupled weight decay, Loshchilov & Hutter) over the trainable parameters, in two
 // groups: decayed matrices, and undecayed norms/biases/embeddings (unless asked otherwise).
+// The optimizer is a FusedAdamW (train/fused_adamw.h): LibTorch's AdamW in one pass.
 #pragma once
 
 #include <torch/optim/adamw.h>
