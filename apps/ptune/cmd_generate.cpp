@@ -1,4 +1,4 @@
-// ptune generate --model DIR [--prompt TEXT] [--speculative mtp] ...: KV-cache decoding
+// ptune generate --model DIR [--adapter DIR] [--prompt TEXT] [--speculative mtp] ...: KV-cache decoding
 // (greedy at temperature 0, else temperature/top-k/top-p sampling with --seed), optionally
 // speculative with the model's MTP heads. Without --prompt: one prompt per stdin line, one
 // completion per stdout line (or one JSON record per line with --format jsonl). Stats go to
@@ -16,6 +16,7 @@
 #include "ptune/generate/speculative.h"
 #include "ptune/model/pretrained.h"
 #include "ptune/mtp/heads_io.h"
+#include "ptune/peft/peft_model.h"
 
 namespace ptune::cli {
 
@@ -28,11 +29,15 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "generate text from a model (KV cache; MTP speculative decoding)");
-  cmd->add_option("-m,--model", o->model, "checkpoint dir (config.json + model.safetensors [+ mtp_heads])")
-      ->required();
-  cmd->add_option("--adapter", o->adapter, "adapter dir (adapter_config.json + adapter_model.safetensors)");
+  cmd->add_option("-m,--model", o->model,
+                  "checkpoint dir (config.json + model.safetensors [+ mtp_heads]); with --adapter, the "
+                  "base (default: the adapter's base_model_name_or_path)");
+  cmd->add_option("--adapter", o->adapter,
+                  "adapter dir to apply without merging (LoRA, prefix, bottleneck: adapter_config.json + "
+                  "adapter_model.safetensors [+ mtp_heads])");
   auto* prompt = cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: one prompt per stdin line)");
-  cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (default: MODEL/tokenizer.model)");
+  cmd->add_option("--tokenizer", o->tokenizer,
+                  "SentencePiece model (default: ADAPTER/tokenizer.model, else MODEL/tokenizer.model)");
   cmd->add_option("--format", o->format, "text | jsonl (records with text, tokens, stats)")
       ->check(CLI::IsMember({"text", "jsonl"}))
       ->capture_default_str();
@@ -56,24 +61,34 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
   cmd->callback([o, prompt, &g] {
     start(g);
     apply_threads(static_cast<int>(o->threads));
-    if (!o->adapter.empty())
-      usage_error("generate: --adapter '{}': loading adapters is not supported by this build yet; "
-                  "export a merged model (output.export: merged) and pass it with --model",
-                  o->adapter);
     if (o->gen.sampling.top_p <= 0) usage_error("generate: --top-p must be in (0, 1], got 0");
-    const std::string tok_path = o->tokenizer.empty() ? o->model + "/tokenizer.model" : o->tokenizer;
+    if (o->model.empty() && o->adapter.empty()) usage_error("generate: pass --model DIR (and/or --adapter DIR)");
+    const std::string& adapter = o->adapter;
+    const std::string model_dir =
+        o->model.empty() ? read_adapter_config(adapter).base_model_name_or_path : o->model;
+    std::string tok_path = o->tokenizer;
+    if (tok_path.empty() && !adapter.empty() && std::filesystem::exists(adapter + "/tokenizer.model"))
+      tok_path = adapter + "/tokenizer.model";
+    if (tok_path.empty()) tok_path = model_dir + "/tokenizer.model";
     if (!std::filesystem::exists(tok_path))
       usage_error("generate: no tokenizer at '{}'; pass --tokenizer PATH", tok_path);
     Tokenizer tok = Tokenizer::load(tok_path);
-    Transformer model = load_pretrained(o->model);
+    PeftModel pm;
+    if (!adapter.empty()) pm = load_with_adapter(model_dir, adapter);
+    else pm.model = load_pretrained(model_dir);
+    Transformer model = pm.model;
     model->eval();
+    torch::NoGradGuard no_grad;
+    const ForwardArgs method_args = pm.method ? pm.method->forward_args(1) : ForwardArgs{};  // prefix
     MtpHeads heads;
     if (o->speculative == "mtp") {
-      if (!has_mtp_heads(o->model))
+      // Heads saved beside the adapter (a PEFT run with an mtp: section) or with the weights.
+      const std::string heads_dir = !adapter.empty() && has_mtp_heads(adapter) ? adapter : model_dir;
+      if (!has_mtp_heads(heads_dir))
         usage_error("generate: --speculative mtp needs MTP heads, but '{}' has no mtp_heads.safetensors "
                     "+ mtp_config.json (train with an mtp: recipe section)",
-                    o->model);
-      heads = load_mtp_heads(o->model, model).second;
+                    heads_dir);
+      heads = load_mtp_heads(heads_dir, model).second;
       PTUNE_INFO("speculative decoding with {} {} MTP heads", heads->n_heads(), heads->style());
     }
     o->gen.eos_id = tok.eos_id();
@@ -82,8 +97,8 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
     auto run_one = [&](const std::string& text) {
       std::vector<int64_t> ids{tok.bos_id()};
       for (int32_t t : tok.encode(text)) ids.push_back(t);
-      GenerateResult r = heads ? generate_speculative(model, *heads, ids, o->gen)
-                               : generate(model, ids, o->gen);
+      GenerateResult r = heads ? generate_speculative(model, *heads, ids, o->gen, method_args)
+                               : generate(model, ids, o->gen, method_args);
       std::vector<int32_t> out(r.tokens.begin(), r.tokens.end());
       const std::string completion = tok.decode(out);
       if (o->format == "jsonl") {

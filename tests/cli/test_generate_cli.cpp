@@ -73,7 +73,7 @@ TEST(CliGenerate, ErrorsAreNamed) {
   TempDir t;
   auto adapter = run_ptune("generate --model " + m + " --adapter " + (t / "a") + " --prompt x");
   EXPECT_EQ(adapter.exit_code, 2);
-  EXPECT_TRUE(contains(adapter.err, "--adapter")) << adapter.err;
+  EXPECT_TRUE(contains(adapter.err, "not an adapter directory")) << adapter.err;
   // A model dir without heads cannot draft.
   write_text(t / "r.yaml", tiny_recipe(t / "plain", 2));
   ASSERT_EQ(run_ptune("-q train --config " + (t / "r.yaml")).exit_code, 0);

@@ -95,6 +95,20 @@ TEST_F(MergeLora, MergesAndEvalMatchesTheUnmergedAdapter) {
   EXPECT_EQ(CheckpointWeights::open(out).info("model.norm.weight").dtype, torch::kHalf);
 }
 
+TEST_F(MergeLora, GenerateWithTheAdapterEqualsTheMergedModel) {
+  ASSERT_EQ(merge("--dtype fp32").exit_code, 0);
+  auto tokens = [](const std::string& args) {
+    RunResult r = run_ptune("-q generate " + args + " --prompt \"the bank\" --max-new-tokens 12 --format jsonl");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out)["tokens"] : nlohmann::json();
+  };
+  const auto unmerged = tokens("--model " + base + " --adapter " + adapter);
+  EXPECT_EQ(unmerged.size(), 12u);
+  EXPECT_EQ(unmerged, tokens("--model " + out));
+  EXPECT_EQ(unmerged, tokens("--adapter " + adapter));  // base from base_model_name_or_path
+  EXPECT_NE(unmerged, tokens("--model " + base));       // the adapter changes the output
+}
+
 TEST_F(MergeLora, ReadsPeftWrittenAdapters) {
   ASSERT_EQ(merge().exit_code, 0);
   auto ref = CheckpointWeights::open(out);
