@@ -7,7 +7,8 @@
 #   scripts/bench.sh            all shapes + generation     scripts/bench.sh a b    chosen shapes
 #   STEPS=10 scripts/bench.sh   more timed steps (default 5, after 2 untimed)
 #   REPEATS=5 scripts/bench.sh  best of more runs per implementation (default 3)
-#   BENCH_MTP_MODEL=DIR         MTP model for the generation benchmark (default out/mtp/final)
+#   BENCH_MTP_MODELS="A B"      MTP models for the generation benchmark
+#                               (default: out/mtp/final and out/mtp-sd/final, those that exist)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x build/bin/ptune ] || PTUNE_SKIP_TESTS_BUILD=1 scripts/setup.sh
@@ -96,12 +97,15 @@ for hidden in sorted({r["hidden"] for r in rows}):
         print(json.dumps(out))
 PY
 
-# Generation: greedy vs MTP speculative decoding (needs a model with MTP heads).
-mtp_model=${BENCH_MTP_MODEL:-out/mtp/final}
+# Generation: greedy vs MTP speculative decoding, for each MTP model that is there: heads
+# trained on the corpus (configs/mtp.yaml -> out/mtp) and self-distilled heads
+# (scripts/mtp_self_distill.sh -> out/mtp-sd). See docs/mtp.md.
 if [ "$all" = 1 ]; then
-  if [ -f "$mtp_model/mtp_heads.safetensors" ]; then
-    scripts/bench_generate.sh "$mtp_model"
-  else
-    echo "bench: no MTP model at $mtp_model (train one: see docs/mtp.md); skipping generation" >&2
-  fi
+  found=0
+  for model in ${BENCH_MTP_MODELS:-out/mtp/final out/mtp-sd/final}; do
+    [ -f "$model/mtp_heads.safetensors" ] || continue
+    found=1
+    PTUNE_THREADS=${PTUNE_THREADS:-1} scripts/bench_generate.sh "$model" | tail -n 1
+  done
+  [ "$found" = 1 ] || echo "bench: no MTP model (out/mtp/final, out/mtp-sd/final; see docs/mtp.md); skipping generation" >&2
 fi

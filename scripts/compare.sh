@@ -52,15 +52,20 @@ precision() {
   train configs/bf16.yaml out/lora-fp32 precision.dtype=fp32
   train configs/bf16.yaml out/bf16
   train configs/fp16.yaml out/fp16
-  echo "| LoRA dtype | final train loss (mean of last 5 logs) | eval loss | top-1 acc | skipped steps |"
-  echo "|---|---:|---:|---:|---:|"
-  for d in fp32 bf16 fp16; do
-    local dir=out/$d recipe=configs/$d.yaml
-    [ "$d" = fp32 ] && dir=out/lora-fp32 recipe=configs/bf16.yaml
+  # The same with the scale started too high (2^24): overflowing steps are skipped and the
+  # scale backs off until it fits.
+  train configs/fp16.yaml out/fp16-hi precision.loss_scale.init=16777216
+  echo "| LoRA dtype | final train loss (mean of last 5 logs) | final eval loss (in the run's dtype) | eval top-1 acc | skipped steps | final loss scale |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for d in fp32 bf16 fp16 fp16-hi; do
+    local dir=out/$d
+    [ "$d" = fp32 ] && dir=out/lora-fp32
     read -r _ loss skipped <<<"$(run_stats "$dir")"
-    local e
-    e=$($ptune -q eval --config "$recipe" --set output.dir="$dir" --set precision.dtype="$d")
-    echo "| $d | $(printf %.4f "$loss") | $(echo "$e" | jq -r '.loss * 10000 | round / 10000') | $(echo "$e" | jq -r '.accuracy * 1000 | round / 1000') | $skipped |"
+    local last
+    last=$(jq -s -c '[.[] | select(.eval_loss)] | .[-1]' "$dir/metrics.jsonl")
+    local label=$d
+    [ "$d" = fp16-hi ] && label="fp16, scale from 2^24"
+    echo "| $label | $(printf %.4f "$loss") | $(echo "$last" | jq -r '.eval_loss * 10000 | round / 10000') | $(echo "$last" | jq -r '.eval_accuracy * 1000 | round / 1000') | $skipped | $(echo "$last" | jq -r '.loss_scale // "-"') |"
   done
 }
 

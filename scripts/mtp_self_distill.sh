@@ -13,7 +13,8 @@ ptune=${PTUNE:-build/bin/ptune}
 dir=out/mtp-distill
 mkdir -p "$dir"
 # Every third training entry's headword (eval entries stay unseen).
-sed -n '1~3p' data/wordnet/corpus_train.txt | head -n "$n" | sed 's/^\([^)]*)\):.*/\1:/' >"$dir/prompts.txt"
+# (awk reads to the end: `head` would close the pipe early and fail it under pipefail)
+sed -n '1~3p' data/wordnet/corpus_train.txt | sed 's/^\([^)]*)\):.*/\1:/' | awk -v n="$n" 'NR <= n' >"$dir/prompts.txt"
 $ptune -q generate --model "$base" --max-new-tokens 48 <"$dir/prompts.txt" >"$dir/completions.txt"
 paste -d' ' "$dir/prompts.txt" "$dir/completions.txt" >"$dir/corpus.txt"
 $ptune train --config configs/mtp.yaml --set model.path="$base" --set data.train.path="$dir/corpus.txt" \
