@@ -6,7 +6,8 @@
 # Numbers are measured on this machine, now: run it on an otherwise idle machine.
 #   scripts/bench.sh            all shapes + generation     scripts/bench.sh a b    chosen shapes
 #   STEPS=10 scripts/bench.sh   more timed steps (default 5, after 2 untimed)
-#   REPEATS=5 scripts/bench.sh  best of more runs per implementation (default 3)
+#   REPEATS=9 scripts/bench.sh  best of more runs per implementation (default 5: this
+#                               machine varies +-20% from run to run)
 #   BENCH_MTP_MODELS="A B"      MTP models for the generation benchmark
 #                               (default: out/mtp/final and out/mtp-sd/final, those that exist)
 set -euo pipefail
@@ -60,7 +61,7 @@ for s in "${selected[@]}"; do
     flags="${shapes[$s]} --method $m --threads $threads --steps ${STEPS:-5} --warmup 2"
     # Best of REPEATS runs, ptune and PyTorch alternating, so that both see the same machine.
     p="" r=""
-    for _ in $(seq "${REPEATS:-3}"); do
+    for _ in $(seq "${REPEATS:-5}"); do
       p=$(best "$($ptune --quiet bench $flags --dtype "$dt")" "$p")
       [ "$dt" = fp16 ] || r=$(best "$($py scripts/bench_ref.py $flags --dtype "$dt")" "$r")
     done
