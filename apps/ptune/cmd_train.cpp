@@ -36,8 +36,8 @@ void add_train(CLI::App& app, const GlobalOptions& g) {
     to.stop_at = o->stop_at;
     TrainSummary s = run_training(r, to);
     // The one result line on stdout: where the model went and the last losses.
-    MetricRecord rec{{"step", s.step}, {"train_loss", s.train_loss},
-                     {"output", s.final_dir.empty() ? r.output.dir : s.final_dir}};
+    MetricRecord rec{{"step", s.step}, {"output", s.final_dir.empty() ? r.output.dir : s.final_dir}};
+    if (s.train_loss >= 0) rec["train_loss"] = s.train_loss;
     if (s.eval_loss >= 0) rec["eval_loss"] = s.eval_loss;
     std::cout << metric_json(rec) << "\n";
   });

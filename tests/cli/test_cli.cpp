@@ -77,6 +77,18 @@ TEST(Cli, TrainEvalInfoPipeline) {
   auto summary = nlohmann::json::parse(tr.out);
   EXPECT_EQ(summary["step"], 4);
   EXPECT_EQ(summary["output"], t / "run/final");
+  EXPECT_GT(summary["train_loss"].get<double>(), 0.0);
+
+  // Resuming a finished run trains nothing and reports no training loss; final/ is rewritten
+  // from the last checkpoint with the same weights.
+  const std::string weights = read_text(t / "run/final/model.safetensors");
+  auto again = run_ptune("train --config " + (t / "r.yaml") + " --resume");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(contains(again.err, "nothing to train: the run is at step 4 of 4")) << again.err;
+  auto again_summary = nlohmann::json::parse(again.out);
+  EXPECT_EQ(again_summary["step"], 4);
+  EXPECT_FALSE(again_summary.contains("train_loss")) << again.out;
+  EXPECT_EQ(read_text(t / "run/final/model.safetensors"), weights);
 
   auto ev = run_ptune("eval --config " + (t / "r.yaml"));
   ASSERT_EQ(ev.exit_code, 0) << ev.err;

@@ -179,8 +179,11 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   int64_t window_tokens = 0;
   const int64_t first_step = state.step;
   const std::string blas = openblas_core();
-  PTUNE_INFO("training steps {}..{} of {} on {} threads{}", first_step + 1, last, total, threads,
-             blas.empty() ? "" : " (OpenBLAS " + blas + " kernels)");
+  if (first_step >= last)
+    PTUNE_INFO("nothing to train: the run is at step {} of {}", first_step, total);
+  else
+    PTUNE_INFO("training steps {}..{} of {} on {} threads{}", first_step + 1, last, total, threads,
+               blas.empty() ? "" : " (OpenBLAS " + blas + " kernels)");
 
   while (state.step < last) {
     const int64_t step = state.step;  // 0-based index of this optimizer step

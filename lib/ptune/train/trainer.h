@@ -15,7 +15,7 @@ struct TrainOptions {
 
 struct TrainSummary {
   int64_t step = 0;
-  double train_loss = 0.0;
+  double train_loss = -1.0;  // < 0: no step ran (resuming a finished run)
   double eval_loss = -1.0;  // < 0: no eval data
   std::string final_dir;    // empty when stopped early
 };
