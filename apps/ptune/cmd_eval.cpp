@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "load_model.h"
 #include "ptune/config/recipe_loader.h"
 #include "ptune/core/context.h"
 #include "ptune/core/error.h"
@@ -14,7 +15,6 @@
 #include "ptune/data/tokenizer.h"
 #include "ptune/eval/evaluator.h"
 #include "ptune/eval/mtp_eval.h"
-#include "ptune/model/pretrained.h"
 #include "ptune/mtp/heads_io.h"
 #include "ptune/peft/peft_model.h"
 #include "ptune/train/metrics.h"
@@ -82,20 +82,11 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
     if (model_dir.empty() && adapter.empty())
       usage_error("eval: pass --model DIR (or --config recipe.yaml)");
     if (src.path.empty()) usage_error("eval: pass --data FILE (or --config recipe.yaml)");
-    if (model_dir.empty()) model_dir = read_adapter_config(adapter).base_model_name_or_path;
-    std::string tok_path = o->tokenizer;
-    if (tok_path.empty() && !adapter.empty() &&
-        std::filesystem::exists(adapter + "/tokenizer.model"))
-      tok_path = adapter + "/tokenizer.model";
-    if (tok_path.empty()) tok_path = model_dir + "/tokenizer.model";
-    if (!std::filesystem::exists(tok_path))
-      usage_error("eval: no tokenizer at '{}'; pass --tokenizer PATH", tok_path);
-    Tokenizer tok = Tokenizer::load(tok_path);
-    PeftModel pm;
-    if (!adapter.empty()) pm = load_with_adapter(model_dir, adapter);
-    else pm.model = load_pretrained(model_dir);
+    LoadedModel loaded = load_model("eval", model_dir, adapter, o->tokenizer);
+    model_dir = loaded.model_dir;
+    const Tokenizer& tok = loaded.tok;
+    const PeftModel& pm = loaded.pm;
     Transformer model = pm.model;
-    model->eval();
     if (seq_len <= 0) seq_len = model->config().max_position_embeddings;
     Dataset data = Dataset::load(src, &tok, seq_len, add_bos);
     EvalOptions eo;

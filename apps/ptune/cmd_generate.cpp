@@ -3,20 +3,18 @@
 // speculative with the model's MTP heads. Without --prompt: one prompt per stdin line, one
 // completion per stdout line (or one JSON record per line with --format jsonl). Stats go to
 // stderr.
-#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "load_model.h"
 #include "ptune/core/context.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
 #include "ptune/data/tokenizer.h"
 #include "ptune/generate/generator.h"
 #include "ptune/generate/speculative.h"
-#include "ptune/model/pretrained.h"
 #include "ptune/mtp/heads_io.h"
-#include "ptune/peft/peft_model.h"
 
 namespace ptune::cli {
 
@@ -64,20 +62,11 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
     if (o->gen.sampling.top_p <= 0) usage_error("generate: --top-p must be in (0, 1], got 0");
     if (o->model.empty() && o->adapter.empty()) usage_error("generate: pass --model DIR (and/or --adapter DIR)");
     const std::string& adapter = o->adapter;
-    const std::string model_dir =
-        o->model.empty() ? read_adapter_config(adapter).base_model_name_or_path : o->model;
-    std::string tok_path = o->tokenizer;
-    if (tok_path.empty() && !adapter.empty() && std::filesystem::exists(adapter + "/tokenizer.model"))
-      tok_path = adapter + "/tokenizer.model";
-    if (tok_path.empty()) tok_path = model_dir + "/tokenizer.model";
-    if (!std::filesystem::exists(tok_path))
-      usage_error("generate: no tokenizer at '{}'; pass --tokenizer PATH", tok_path);
-    Tokenizer tok = Tokenizer::load(tok_path);
-    PeftModel pm;
-    if (!adapter.empty()) pm = load_with_adapter(model_dir, adapter);
-    else pm.model = load_pretrained(model_dir);
+    LoadedModel loaded = load_model("generate", o->model, adapter, o->tokenizer);
+    const std::string& model_dir = loaded.model_dir;
+    const Tokenizer& tok = loaded.tok;
+    const PeftModel& pm = loaded.pm;
     Transformer model = pm.model;
-    model->eval();
     torch::NoGradGuard no_grad;
     const ForwardArgs method_args = pm.method ? pm.method->forward_args(1) : ForwardArgs{};  // prefix
     MtpHeads heads;

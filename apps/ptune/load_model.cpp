@@ -1,0 +1,28 @@
+#include "load_model.h"
+
+#include <filesystem>
+
+#include "ptune/core/error.h"
+#include "ptune/io/adapter_config.h"
+#include "ptune/model/pretrained.h"
+
+namespace ptune::cli {
+
+LoadedModel load_model(const std::string& command, const std::string& model_dir_in,
+                       const std::string& adapter, const std::string& tokenizer) {
+  const std::string model_dir =
+      model_dir_in.empty() ? read_adapter_config(adapter).base_model_name_or_path : model_dir_in;
+  std::string tok_path = tokenizer;
+  if (tok_path.empty() && !adapter.empty() && std::filesystem::exists(adapter + "/tokenizer.model"))
+    tok_path = adapter + "/tokenizer.model";
+  if (tok_path.empty()) tok_path = model_dir + "/tokenizer.model";
+  if (!std::filesystem::exists(tok_path))
+    usage_error("{}: no tokenizer at '{}'; pass --tokenizer PATH", command, tok_path);
+  LoadedModel m{model_dir, Tokenizer::load(tok_path), {}};
+  if (!adapter.empty()) m.pm = load_with_adapter(model_dir, adapter);
+  else m.pm.model = load_pretrained(model_dir);
+  m.pm.model->eval();
+  return m;
+}
+
+}  // namespace ptune::cli
