@@ -31,6 +31,27 @@ const std::string& tiny_assets() {
   return dir.path();
 }
 
+ModelConfig tiny_model_config(int64_t vocab_size) {
+  ModelConfig c;
+  c.vocab_size = vocab_size;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 64;
+  return c;
+}
+
+ModelConfig parity_model_config() {
+  ModelConfig c = tiny_model_config(96);
+  c.hidden_size = 48;
+  c.intermediate_size = 80;
+  c.num_attention_heads = 6;
+  c.rms_norm_eps = 1e-5;
+  return c;
+}
+
 std::string tiny_recipe(const std::string& out_dir, int steps, const std::string& extra) {
   const std::string a = tiny_assets();
   return fmt::format(R"(model:

@@ -13,6 +13,14 @@
 
 namespace ptune::test {
 
+// The tiny LLaMA the unit and CLI tests build by hand: hidden 32, SwiGLU 48, 2 layers, 4 query
+// heads over 2 K/V heads (GQA), 64 positions; tests change what they need.
+ModelConfig tiny_model_config(int64_t vocab_size);
+
+// The parity tests' model: vocab 96, hidden 48,
+// SwiGLU 80, 2 layers, 6 heads over 2 K/V heads, rms_norm_eps 1e-5.
+ModelConfig parity_model_config();
+
 // Directory holding tok.model, train.txt and eval.txt (created on first use, then reused).
 const std::string& tiny_assets();
 

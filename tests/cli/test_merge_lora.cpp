@@ -20,14 +20,9 @@ using namespace ptune::test;
 namespace {
 
 ModelConfig tiny_config(int64_t hidden = 32, int64_t layers = 2) {
-  ModelConfig c;
-  c.vocab_size = 320;
+  ModelConfig c = tiny_model_config(320);
   c.hidden_size = hidden;
-  c.intermediate_size = 48;
   c.num_hidden_layers = layers;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 64;
   return c;
 }
 

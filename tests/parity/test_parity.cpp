@@ -10,22 +10,12 @@
 
 #include "ptune/model/transformer.h"
 #include "test_util.h"
+#include "tiny_run.h"
 
 namespace ptune {
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.vocab_size = 96;
-  c.hidden_size = 48;
-  c.intermediate_size = 80;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 6;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 64;
-  c.rms_norm_eps = 1e-5;
-  return c;
-}
+ModelConfig tiny_config() { return test::parity_model_config(); }
 
 nlohmann::json to_json(const ModelConfig& c) {
   nlohmann::json j = {{"vocab_size", c.vocab_size},

@@ -16,22 +16,12 @@
 #include "ptune/peft/lora_file.h"
 #include "ptune/peft/method.h"
 #include "test_util.h"
+#include "tiny_run.h"
 
 namespace ptune {
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.vocab_size = 96;
-  c.hidden_size = 48;
-  c.intermediate_size = 80;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 6;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 64;
-  c.rms_norm_eps = 1e-5;
-  return c;
-}
+ModelConfig tiny_config() { return test::parity_model_config(); }
 
 std::vector<char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

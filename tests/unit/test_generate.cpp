@@ -9,20 +9,12 @@
 #include "ptune/generate/speculative.h"
 #include "ptune/mtp/heads.h"
 
+#include "tiny_run.h"
+
 namespace ptune {
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.vocab_size = 48;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 64;
-  return c;
-}
+ModelConfig tiny_config() { return test::tiny_model_config(48); }
 
 TEST(Generate, KvCacheLogitsEqualFullRecompute) {
   torch::manual_seed(0);

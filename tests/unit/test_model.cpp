@@ -6,16 +6,13 @@
 #include "ptune/core/error.h"
 #include "ptune/model/transformer.h"
 
+#include "tiny_run.h"
+
 namespace ptune {
 namespace {
 
 ModelConfig tiny_config(int64_t n_kv_heads = 2, bool tied = false) {
-  ModelConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
+  ModelConfig c = test::tiny_model_config(64);
   c.num_key_value_heads = n_kv_heads;
   c.max_position_embeddings = 32;
   c.tie_word_embeddings = tied;

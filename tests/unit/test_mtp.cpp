@@ -9,19 +9,14 @@
 #include "ptune/mtp/heads_io.h"
 #include "ptune/mtp/loss.h"
 #include "test_util.h"
+#include "tiny_run.h"
 
 namespace ptune {
 namespace {
 
 ModelConfig tiny_config(int64_t vocab = 16) {
-  ModelConfig c;
-  c.vocab_size = vocab;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
+  ModelConfig c = test::tiny_model_config(vocab);
   c.num_hidden_layers = 1;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 64;
   c.pad_token_id = -1;
   return c;
 }
