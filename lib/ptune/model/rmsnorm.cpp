@@ -2,6 +2,7 @@
 // the input dtype, then multiply by the weight.
 #include <torch/torch.h>
 
+#include "ptune/model/fused_ops.h"
 #include "ptune/model/transformer.h"
 
 namespace ptune {
@@ -11,13 +12,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_) : eps(eps_) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  // x: (..., dim)
-  auto xf = x.to(torch::kFloat);
-  auto variance = xf.pow(2).mean(-1, /*keepdim=*/true);  // (..., 1)
-  auto normed = (xf * torch::rsqrt(variance + eps)).to(x.scalar_type());
-  // An fp32 master weight is cast to x's dtype, so the output keeps x's dtype (HF casts the
-  // module as a whole; with mixed precision only the compute copy is in the low dtype).
-  return (weight.scalar_type() == x.scalar_type() ? weight : weight.to(x.scalar_type())) * normed;
+  return rms_norm(x, weight, eps);  // (..., dim) in x's dtype
 }
 
 }  // namespace ptune
