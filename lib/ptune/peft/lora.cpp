@@ -67,9 +67,20 @@ void LoRALinearImpl::reset_lora(const std::string& init) {
 
 torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   // x (..., in): base (..., out) + scale * B(A(drop(x)))
-  auto base = ::ptune::linear(x, weight);
   auto h = dropout > 0 && is_training() ? torch::dropout(x, dropout, /*train=*/true) : x;
-  return base + lora_B->forward(lora_A->forward(h)) * scale;
+  auto a = lora_A->forward(h);  // (..., r)
+  if (is_cpu_half(x) || x.dim() < 2)  // fp16 emulation rounds each product: keep PEFT's ops
+    return ::ptune::linear(x, weight) + lora_B->forward(a) * scale;
+  // The B GEMM accumulates scale * a B^T into the base output (beta 1, alpha scale): no
+  // (..., out) temporaries for the product, the scaling or the sum, forward or backward.
+  const auto in_dtype = [&](const torch::Tensor& w) {
+    return w.scalar_type() == x.scalar_type() ? w : w.to(x.scalar_type());
+  };
+  auto out = torch::mm(x.reshape({-1, x.size(-1)}), in_dtype(weight).t());  // (N, out)
+  out.addmm_(a.reshape({-1, a.size(-1)}), in_dtype(lora_B->weight).t(), /*beta=*/1.0, /*alpha=*/scale);
+  auto sizes = x.sizes().vec();
+  sizes.back() = out.size(1);
+  return out.view(sizes);
 }
 
 LoraMethod::LoraMethod(LoraConfig c, std::optional<std::set<std::string>> modules)
