@@ -8,6 +8,7 @@
 #include "ptune/core/blas.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
+#include "ptune/core/malloc_config.h"
 
 namespace ptune::cli {
 
@@ -18,6 +19,7 @@ void start(const GlobalOptions& g) { setup_logging(g.log_level, g.quiet); }
 int main(int argc, char** argv) {
   using namespace ptune::cli;
   ptune::reexec_with_fast_blas(argv);
+  ptune::keep_freed_memory();
   CLI::App app{"ptune: fine-tune LLaMA-family models (full, LoRA, adapters, prefix, MTP)", "ptune"};
   app.set_version_flag("--version", std::string("ptune ") + PTUNE_VERSION);
   app.require_subcommand(1);
