@@ -56,6 +56,13 @@ std::pair<torch::Tensor, torch::Tensor> rope_tables(const ModelConfig& c, int64_
   return {emb.cos(), emb.sin()};
 }
 
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  // x: (B, H, T, D); rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2])
+  const int64_t half = x.size(-1) / 2;
+  auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rotated * sin;
+}
+
 torch::Tensor causal_mask(int64_t T, int64_t n_past, torch::ScalarType dtype, torch::Device device) {
   if (T <= 1) return {};
   auto opts = torch::TensorOptions(device).dtype(torch::kLong);

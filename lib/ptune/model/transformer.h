@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "ptune/config/model_config.h"
-#include "ptune/model/fused_ops.h"
 #include "ptune/model/projection.h"
 
 namespace ptune {
@@ -46,9 +45,16 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
+// RMSNorm as a function: x (..., dim), weight (dim) cast to x's dtype. rms_norm runs a fused
+// kernel for fp32 on CPU; rms_norm_ops is the tensor-op definition (all other cases).
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+torch::Tensor rms_norm_ops(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
 // cos/sin tables for positions [0, max_len), fp32, (max_len, head_dim), HF layout
 // (cat(freqs, freqs)); honours rope_scaling (linear, llama3, ...).
 std::pair<torch::Tensor, torch::Tensor> rope_tables(const ModelConfig& c, int64_t max_len);
+// x: (B, H, T, D); cos/sin: (T, D). Returns x*cos + rotate_half(x)*sin.
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 // Additive attention mask (T, n_past + T) in `dtype`: 0 where new token i may attend key j,
 // -inf where j > n_past + i. n_past counts the keys before the new tokens (prefix + cache),
