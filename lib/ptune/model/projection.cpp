@@ -21,7 +21,8 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w) {
 }
 
 torch::Tensor silu(const torch::Tensor& x) {
-  return is_cpu_half(x) ? torch::silu(x.to(torch::kFloat)).to(torch::kHalf) : torch::silu(x);
+  const bool cpu_low = !x.is_cuda() && (x.scalar_type() == torch::kHalf || x.scalar_type() == torch::kBFloat16);
+  return cpu_low ? torch::silu(x.to(torch::kFloat)).to(x.scalar_type()) : torch::silu(x);
 }
 
 LinearImpl::LinearImpl(int64_t in, int64_t out) {
