@@ -8,6 +8,8 @@
 #   STEPS=10 scripts/bench.sh   more timed steps (default 5, after 2 untimed)
 #   REPEATS=9 scripts/bench.sh  best of more runs per implementation (default 5: this
 #                               machine varies +-20% from run to run)
+#   REF_MALLOC=same             PyTorch with ptune's malloc settings too (lib/ptune/core/
+#                               malloc_config.h, as GLIBC_TUNABLES); default: as users run it
 #   BENCH_MTP_MODELS="A B"      MTP models for the generation benchmark
 #                               (default: out/mtp/final and out/mtp-sd/final, those that exist)
 set -euo pipefail
@@ -25,6 +27,11 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
 fi
 echo "bench: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<OpenBLAS default>}, $threads threads, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
+ref_env=()
+if [ "${REF_MALLOC:-}" = same ]; then
+  ref_env=(env GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647)
+  echo "bench: PyTorch runs with ${ref_env[1]}" >&2
+fi
 # name: shape flags
 declare -A shapes=(
   [a]="--hidden 256 --intermediate 688 --layers 4 --heads 8 --vocab 4096 --seq 256 --batch 8"
@@ -63,7 +70,7 @@ for s in "${selected[@]}"; do
     p="" r=""
     for _ in $(seq "${REPEATS:-5}"); do
       p=$(best "$($ptune --quiet bench $flags --dtype "$dt")" "$p")
-      [ "$dt" = fp16 ] || r=$(best "$($py scripts/bench_ref.py $flags --dtype "$dt")" "$r")
+      [ "$dt" = fp16 ] || r=$(best "$("${ref_env[@]}" $py scripts/bench_ref.py $flags --dtype "$dt")" "$r")
     done
     echo "$p" | tee -a "$results"
     [ "$dt" = fp16 ] && continue
