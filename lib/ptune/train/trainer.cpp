@@ -99,6 +99,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   int64_t n_trainable = 0, n_total = 0;
   for (auto& [_, p] : params) param_tensors.push_back(p), n_trainable += p.numel();
   for (auto& p : model->parameters()) n_total += p.numel();
+  if (mtp)  // the MTP heads are trained (and counted in n_trainable) but live outside the model
+    for (auto& p : mtp->heads()->parameters()) n_total += p.numel();
   PTUNE_INFO("model: {} layers, hidden {}, vocab {}; method {}: {} trainable of {} parameters",
              cfg.num_hidden_layers, cfg.hidden_size, cfg.vocab_size, method->name(), n_trainable,
              n_total);
