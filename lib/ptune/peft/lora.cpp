@@ -73,11 +73,10 @@ torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
     return ::ptune::linear(x, weight) + lora_B->forward(a) * scale;
   // The B GEMM accumulates scale * a B^T into the base output (beta 1, alpha scale): no
   // (..., out) temporaries for the product, the scaling or the sum, forward or backward.
-  const auto in_dtype = [&](const torch::Tensor& w) {
-    return w.scalar_type() == x.scalar_type() ? w : w.to(x.scalar_type());
-  };
-  auto out = torch::mm(x.reshape({-1, x.size(-1)}), in_dtype(weight).t());  // (N, out)
-  out.addmm_(a.reshape({-1, a.size(-1)}), in_dtype(lora_B->weight).t(), /*beta=*/1.0, /*alpha=*/scale);
+  // linear() of the 2-D rows is a plain mm result (not a view), so addmm_ may write into it;
+  // .to() is a no-op when B is already in the compute dtype.
+  auto out = ::ptune::linear(x.reshape({-1, x.size(-1)}), weight);  // (N, out)
+  out.addmm_(a.reshape({-1, a.size(-1)}), lora_B->weight.to(out.scalar_type()).t(), /*beta=*/1.0, /*alpha=*/scale);
   auto sizes = x.sizes().vec();
   sizes.back() = out.size(1);
   return out.view(sizes);
