@@ -2,6 +2,8 @@
 #include "tiny_run.h"
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <fstream>
 #include <sstream>
@@ -10,6 +12,15 @@
 #include "ptune/data/tokenizer.h"
 
 namespace ptune::test {
+
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  EXPECT_EQ(a.sizes(), b.sizes());
+  return (a.to(torch::kFloat) - b.to(torch::kFloat)).abs().max().item<double>();
+}
+
+double max_rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return max_abs_diff(a, b) / b.to(torch::kFloat).abs().max().item<double>();
+}
 
 const std::string& tiny_assets() {
   static TempDir dir;

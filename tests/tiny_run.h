@@ -1,9 +1,10 @@
 // A tiny end-to-end setup shared by the recipe and CLI tests: a small tokenizer trained once
 // per test binary on the head of the shipped WordNet corpus, and recipe text for a 2-layer
-// model that trains in about a second.
+// model that trains in about a second; the tests' model configs and tensor comparisons.
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <torch/types.h>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ ModelConfig tiny_model_config(int64_t vocab_size);
 // The parity tests' model: vocab 96, hidden 48,
 // SwiGLU 80, 2 layers, 6 heads over 2 K/V heads, rms_norm_eps 1e-5.
 ModelConfig parity_model_config();
+
+// Largest |a - b|, compared in fp32; differing sizes fail the calling test.
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
+// max_abs_diff relative to the largest |b|.
+double max_rel_diff(const torch::Tensor& a, const torch::Tensor& b);
 
 // Directory holding tok.model, train.txt and eval.txt (created on first use, then reused).
 const std::string& tiny_assets();

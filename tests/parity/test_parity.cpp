@@ -47,10 +47,6 @@ std::vector<char> read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  EXPECT_EQ(a.sizes(), b.sizes());
-  return (a - b).abs().max().item<double>();
-}
 
 // Runs C++ and Python on the same random weights and batch; compares everything.
 // n_prefix > 0: per-layer K/V prefixes of that length, with pos_offset = P as PEFT does.
@@ -101,18 +97,18 @@ void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0
 
   auto out = torch::pickle_load(read_bytes(dir / "out.pt")).toGenericDict();
   auto ref = [&](const std::string& key) { return out.at(key).toTensor(); };
-  EXPECT_LE(max_diff(logits, ref("logits")), 1e-4);
+  EXPECT_LE(test::max_abs_diff(logits, ref("logits")), 1e-4);
   EXPECT_NEAR(loss.item<double>(), ref("loss").item<double>(), 1e-5);
   size_t n_grads = 0;
   for (const auto& [name, value] : model_state(*m)) {
     ASSERT_TRUE(out.contains("grad." + name)) << name;
-    EXPECT_LE(max_diff(value.grad(), ref("grad." + name)), 1e-4) << name;
+    EXPECT_LE(test::max_abs_diff(value.grad(), ref("grad." + name)), 1e-4) << name;
     ++n_grads;
   }
   EXPECT_EQ(n_grads, c.tie_word_embeddings ? 2 + 9 * 2 : 3 + 9 * 2);
   for (size_t l = 0; l < prefix.size(); ++l) {
-    EXPECT_LE(max_diff(prefix[l].first.grad(), ref("grad.prefix." + std::to_string(l) + ".k")), 1e-4);
-    EXPECT_LE(max_diff(prefix[l].second.grad(), ref("grad.prefix." + std::to_string(l) + ".v")), 1e-4);
+    EXPECT_LE(test::max_abs_diff(prefix[l].first.grad(), ref("grad.prefix." + std::to_string(l) + ".k")), 1e-4);
+    EXPECT_LE(test::max_abs_diff(prefix[l].second.grad(), ref("grad.prefix." + std::to_string(l) + ".v")), 1e-4);
   }
 }
 

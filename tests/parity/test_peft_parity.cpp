@@ -28,10 +28,6 @@ std::vector<char> read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  EXPECT_EQ(a.sizes(), b.sizes());
-  return (a - b).abs().max().item<double>();
-}
 
 struct PeftRun {
   test::TempDir dir;
@@ -85,8 +81,8 @@ TEST(PeftParity, LoraAdapterByPeftFormulasMatchesMergedCheckpoint) {
     merge_lora(o);
     Transformer merged = load_pretrained(s.dir / "merged");
     torch::NoGradGuard g;
-    EXPECT_LE(max_diff(merged->forward(s.ids), ref), 1e-4) << "rslora " << rslora;
-    EXPECT_LE(max_diff(s.model->forward(s.ids), ref), 1e-4) << "rslora " << rslora;
+    EXPECT_LE(test::max_abs_diff(merged->forward(s.ids), ref), 1e-4) << "rslora " << rslora;
+    EXPECT_LE(test::max_abs_diff(s.model->forward(s.ids), ref), 1e-4) << "rslora " << rslora;
   }
 }
 
@@ -103,9 +99,9 @@ TEST(PeftParity, PrefixTuningMatchesPeftPastKeyValues) {
   auto out = s.reference(enc);
   torch::NoGradGuard g;
   auto logits = s.model->forward(s.ids, s.method->forward_args(2));
-  EXPECT_LE(max_diff(logits, out.at("logits").toTensor()), 1e-4);
+  EXPECT_LE(test::max_abs_diff(logits, out.at("logits").toTensor()), 1e-4);
   auto prompt = SafetensorsFile::open(s.dir / "adapter/adapter_model.safetensors")->tensor("prompt_embeddings");
-  EXPECT_LE(max_diff(prompt, out.at("prompt_from_encoder").toTensor()), 1e-5);
+  EXPECT_LE(test::max_abs_diff(prompt, out.at("prompt_from_encoder").toTensor()), 1e-5);
 }
 
 }  // namespace

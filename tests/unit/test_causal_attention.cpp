@@ -9,6 +9,8 @@
 #include "ptune/model/causal_attention.h"
 #include "ptune/model/transformer.h"
 
+#include "tiny_run.h"
+
 namespace ptune {
 namespace {
 
@@ -21,11 +23,6 @@ torch::Tensor reference(const torch::Tensor& q, const torch::Tensor& k, const to
   if (mask.defined()) scores = scores + mask;
   auto probs = torch::softmax(scores.to(torch::kFloat), -1).to(q.scalar_type());
   return probs.matmul(vr).transpose(1, 2).reshape({B, T, H * D});
-}
-
-double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  auto af = a.to(torch::kFloat), bf = b.to(torch::kFloat);
-  return (af - bf).abs().max().item<double>() / bf.abs().max().item<double>();
 }
 
 void check(int64_t T, int64_t n_past, torch::ScalarType dtype, double tol) {
@@ -46,7 +43,7 @@ void check(int64_t T, int64_t n_past, torch::ScalarType dtype, double tol) {
   const char* names[] = {"out", "dq", "dk", "dv"};
   for (int i = 0; i < 4; ++i) {
     ASSERT_EQ(got[i].sizes(), want[i].sizes()) << names[i];
-    EXPECT_LE(rel_diff(got[i], want[i]), tol) << names[i] << " T=" << T << " n_past=" << n_past << " " << dtype;
+    EXPECT_LE(test::max_rel_diff(got[i], want[i]), tol) << names[i] << " T=" << T << " n_past=" << n_past << " " << dtype;
   }
 }
 
@@ -65,7 +62,7 @@ TEST(CausalAttention, DecodeStepWithoutMask) {
   torch::manual_seed(0);
   auto q = torch::randn({1, 4, 1, 16}), k = torch::randn({1, 2, n_past + 1, 16}), v = torch::randn({1, 2, n_past + 1, 16});
   torch::NoGradGuard no_grad;
-  EXPECT_LE(rel_diff(causal_attention(q, k, v, torch::Tensor(), n_past), reference(q, k, v, n_past)), 1e-6);
+  EXPECT_LE(test::max_rel_diff(causal_attention(q, k, v, torch::Tensor(), n_past), reference(q, k, v, n_past)), 1e-6);
 }
 
 }  // namespace

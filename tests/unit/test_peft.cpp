@@ -52,8 +52,6 @@ torch::Tensor logits(Transformer& m, Method& method) {
 
 void fs_mkdir(const std::string& d) { std::filesystem::create_directories(d); }
 
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
-
 void randomize_trainable(Method& method, Transformer& m) {
   torch::NoGradGuard g;
   for (auto& [_, p] : method.trainable(m)) p.normal_(0.0, 0.1);
@@ -146,10 +144,10 @@ TEST_F(Peft, MergedAndUnmergedLoraGiveTheSameLogits) {
     save_checkpoint_dir(dir / "merged", c, method->merged_weights(m), "");
     FullMethod full;
     Transformer merged = build(full, dir / "merged");
-    EXPECT_LE(max_diff(logits(merged, full), unmerged), 1e-5) << "rslora " << rslora;
+    EXPECT_LE(test::max_abs_diff(logits(merged, full), unmerged), 1e-5) << "rslora " << rslora;
     FullMethod f2;
     Transformer plain = build(f2, base());
-    EXPECT_GT(max_diff(logits(plain, f2), unmerged), 1e-3);  // the adapter does something
+    EXPECT_GT(test::max_abs_diff(logits(plain, f2), unmerged), 1e-3);  // the adapter does something
   }
 }
 
@@ -165,7 +163,7 @@ TEST_F(Peft, LoraBaseCanBeStoredInBf16) {
   EXPECT_EQ(params["model.embed_tokens.weight"].scalar_type(), torch::kFloat);
   FullMethod full;
   Transformer plain = build(full, base());
-  EXPECT_LE(max_diff(logits(m, *method), logits(plain, full)), 0.05);
+  EXPECT_LE(test::max_abs_diff(logits(m, *method), logits(plain, full)), 0.05);
   for (auto& [name, t] : method->merged_weights(m)) EXPECT_EQ(t.scalar_type(), torch::kFloat) << name;
 }
 
@@ -195,7 +193,7 @@ TEST_F(Peft, LoraExportHasPeftKeysShapesAndConfig) {
             (std::vector<int64_t>{16, 4}));  // v_proj out = 2 kv heads * head_dim 8
 
   PeftModel pm = load_with_adapter(base(), dir / "ad");
-  EXPECT_LE(max_diff(logits(pm.model, *pm.method), logits(m, *method)), 1e-6);
+  EXPECT_LE(test::max_abs_diff(logits(pm.model, *pm.method), logits(m, *method)), 1e-6);
 }
 
 TEST_F(Peft, PrefixExportIsPeftPromptEmbeddings) {
@@ -227,7 +225,7 @@ TEST_F(Peft, PrefixExportIsPeftPromptEmbeddings) {
   EXPECT_EQ(j["prefix_projection"], true);
   EXPECT_EQ(j["encoder_hidden_size"], 24);
   PeftModel pm = load_with_adapter(base(), dir / "ad");
-  EXPECT_LE(max_diff(logits(pm.model, *pm.method), logits(m, *method)), 1e-5);
+  EXPECT_LE(test::max_abs_diff(logits(pm.model, *pm.method), logits(m, *method)), 1e-5);
   EXPECT_EQ(method->forward_args(2).pos_offset, 5);
 }
 
@@ -246,7 +244,7 @@ TEST_F(Peft, AdapterExportRoundTrips) {
   EXPECT_EQ(st->info("base_model.model.model.layers.0.mlp_adapter.down.weight").shape,
             (std::vector<int64_t>{8, 32}));
   PeftModel pm = load_with_adapter(base(), dir / "ad");
-  EXPECT_LE(max_diff(logits(pm.model, *pm.method), logits(m, *method)), 1e-6);
+  EXPECT_LE(test::max_abs_diff(logits(pm.model, *pm.method), logits(m, *method)), 1e-6);
 }
 
 TEST(PeftExport, MergingAdapterOrPrefixIsARecipeError) {

@@ -5,17 +5,10 @@
 
 #include "ptune/model/transformer.h"
 
+#include "tiny_run.h"
+
 namespace ptune {
 namespace {
-
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat) - b.to(torch::kFloat)).abs().max().item<double>();
-}
-
-// Largest |a - b| relative to max |b|.
-double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return max_diff(a, b) / b.to(torch::kFloat).abs().max().item<double>();
-}
 
 struct Grads {
   torch::Tensor y, dx, dw;
@@ -39,9 +32,9 @@ TEST(RMSNormKernel, RMSNormMatchesTensorOpsInFp32) {
   auto fused = run([](auto& x, auto& w) { return rms_norm(x, w, 1e-5); }, x, w, r);
   auto ops = run([](auto& x, auto& w) { return rms_norm_ops(x, w, 1e-5); }, x, w, r);
   EXPECT_EQ(fused.y.scalar_type(), torch::kFloat);
-  EXPECT_LE(rel_diff(fused.y, ops.y), 1e-6);
-  EXPECT_LE(rel_diff(fused.dx, ops.dx), 1e-5);
-  EXPECT_LE(rel_diff(fused.dw, ops.dw), 1e-5);
+  EXPECT_LE(test::max_rel_diff(fused.y, ops.y), 1e-6);
+  EXPECT_LE(test::max_rel_diff(fused.dx, ops.dx), 1e-5);
+  EXPECT_LE(test::max_rel_diff(fused.dw, ops.dw), 1e-5);
   EXPECT_EQ(fused.dw.scalar_type(), torch::kFloat);
 }
 
