@@ -1,8 +1,9 @@
 // RMSNorm (Zhang & Sennrich 2019) exactly as HF LlamaRMSNorm: normalise in fp32, cast back to
-// the input dtype, then multiply by the weight. For fp32 on CPU a one-pass kernel with a
-// hand-written backward replaces the ~5 tensor-op passes forward and ~12 backward (measured on
-// shape (b) activations: forward + backward 0.95 ms vs 2.75); same values but for the
-// variance's summation order. bf16 keeps ATen's kernels (a scalar loop measured no faster).
+// the input dtype, then multiply by the weight. On CPU, for fp32 and bf16 activations, a
+// one-pass kernel with a hand-written backward replaces the ~5 tensor-op passes forward and
+// ~12 backward (measured on shape (b) activations, fp32: forward + backward 0.95 ms vs 2.75);
+// it computes in fp32 and rounds where the tensor ops round, so values are the same but for
+// the variance's summation order.
 #include "ptune/model/transformer.h"
 
 #include <ATen/Parallel.h>
@@ -13,6 +14,8 @@
 #include <cmath>
 #include <vector>
 
+#include "ptune/core/cpu_clones.h"
+
 namespace ptune {
 
 namespace {
@@ -20,13 +23,16 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-bool fusable(const torch::Tensor& t) { return t.device().is_cpu() && t.scalar_type() == torch::kFloat; }
+// Activations in fp32 or bf16 on CPU; the weight in either (an fp32 master or a bf16 base).
+bool fusable_dtype(const torch::Tensor& t) {
+  return t.device().is_cpu() && (t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kBFloat16);
+}
 
 // Rows per parallel task: about 32K elements, as ATen's GRAIN_SIZE.
 int64_t grain_rows(int64_t dim) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(dim, 1)); }
 
 // Sum of a[j] * b[j] with 8 running partial sums (vectorises; more accurate than one sum).
-float dot8(const float* a, const float* b, int64_t n) {
+inline float dot8(const float* a, const float* b, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;
   for (; j + 8 <= n; j += 8)
@@ -36,44 +42,76 @@ float dot8(const float* a, const float* b, int64_t n) {
   return s;
 }
 
-// y = w * (x * rstd), rstd = 1 / sqrt(mean(x^2) + eps) per row.
-void rms_norm_forward_kernel(const float* x, const float* w, float* y, float* rstd, int64_t rows,
+// The value an op with T outputs stores: rounded to bf16 for bf16, unchanged for fp32.
+template <class T>
+inline float stored(float v) { return static_cast<float>(static_cast<T>(v)); }
+
+// A row as float: fp32 in place, bf16 converted into buf.
+inline const float* as_float(const float* in, float*, int64_t) { return in; }
+inline const float* as_float(const c10::BFloat16* in, float* buf, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) buf[j] = static_cast<float>(in[j]);
+  return buf;
+}
+
+// y = T(w * T(x * rstd)), rstd = 1 / sqrt(mean(x^2) + eps) per row, in fp32 with the two
+// roundings the tensor ops make (none for fp32). w holds the weight as those ops use it
+// (cast to T), as float.
+template <class T>
+PTUNE_CPU_CLONES void rms_norm_forward_rows(const T* x, const float* w, T* y, float* rstd,
+                                            int64_t begin, int64_t end, int64_t dim, float eps,
+                                            float* buf) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = as_float(x + r * dim, buf, dim);
+    T* yr = y + r * dim;
+    const float rs = 1.0f / std::sqrt(dot8(xr, xr, dim) / static_cast<float>(dim) + eps);
+    rstd[r] = rs;
+    for (int64_t j = 0; j < dim; ++j) yr[j] = static_cast<T>(w[j] * stored<T>(xr[j] * rs));
+  }
+}
+
+template <class T>
+void rms_norm_forward_kernel(const T* x, const float* w, T* y, float* rstd, int64_t rows,
                              int64_t dim, float eps) {
   at::parallel_for(0, rows, grain_rows(dim), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const float* xr = x + r * dim;
-      float* yr = y + r * dim;
-      const float rs = 1.0f / std::sqrt(dot8(xr, xr, dim) / static_cast<float>(dim) + eps);
-      rstd[r] = rs;
-      for (int64_t j = 0; j < dim; ++j) yr[j] = w[j] * (xr[j] * rs);
-    }
+    std::vector<float> buf(dim);
+    rms_norm_forward_rows(x, w, y, rstd, begin, end, dim, eps, buf.data());
   });
 }
 
-// dx = rstd * (g - xhat * mean(g * xhat)), g = dy * w, xhat = x * rstd; and, when dw is
-// given, dw = the sum over rows of dy * xhat. Rows go in fixed chunks, one partial dw per
-// chunk, summed in chunk order: the same result whichever thread runs which chunk.
-void rms_norm_backward_kernel(const float* dy, const float* x, const float* w, const float* rstd,
-                              float* dx, float* dw, int64_t rows, int64_t dim) {
+// The backward of the tensor ops: g = T(dy * w); dx = T(rstd * (g - xhat * mean(g * xhat))),
+// xhat = x * rstd; and, when dw is given, dw = the sum over rows of dy * T(xhat), in fp32.
+// Rows go in fixed chunks, one partial dw per chunk, summed in chunk order: the same result
+// whichever thread runs which chunk.
+template <class T>
+PTUNE_CPU_CLONES void rms_norm_backward_rows(const T* dy, const T* x, const float* w,
+                                             const float* rstd, T* dx, float* part, int64_t begin,
+                                             int64_t end, int64_t dim, float* g, float* xbuf,
+                                             float* dybuf) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* dyf = as_float(dy + r * dim, dybuf, dim);
+    const float* xf = as_float(x + r * dim, xbuf, dim);
+    T* dxr = dx + r * dim;
+    const float rs = rstd[r];
+    for (int64_t j = 0; j < dim; ++j) g[j] = stored<T>(dyf[j] * w[j]);
+    const float m = dot8(g, xf, dim) * rs / static_cast<float>(dim);  // mean(g * xhat)
+    for (int64_t j = 0; j < dim; ++j) dxr[j] = static_cast<T>(rs * (g[j] - (xf[j] * rs) * m));
+    if (part)
+      for (int64_t j = 0; j < dim; ++j) part[j] += dyf[j] * stored<T>(xf[j] * rs);
+  }
+}
+
+template <class T>
+void rms_norm_backward_kernel(const T* dy, const T* x, const float* w, const float* rstd, T* dx,
+                              float* dw, int64_t rows, int64_t dim) {
   const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows));
   const int64_t chunk_rows = (rows + n_chunks - 1) / n_chunks;
   std::vector<float> partial(dw ? n_chunks * dim : 0, 0.0f);
   at::parallel_for(0, n_chunks, 1, [&](int64_t c0, int64_t c1) {
-    std::vector<float> g(dim);
-    for (int64_t chunk = c0; chunk < c1; ++chunk) {
-      float* part = dw ? partial.data() + chunk * dim : nullptr;
-      for (int64_t r = chunk * chunk_rows; r < std::min(rows, (chunk + 1) * chunk_rows); ++r) {
-        const float* dyr = dy + r * dim;
-        const float* xr = x + r * dim;
-        float* dxr = dx + r * dim;
-        const float rs = rstd[r];
-        for (int64_t j = 0; j < dim; ++j) g[j] = dyr[j] * w[j];
-        const float m = dot8(g.data(), xr, dim) * rs / static_cast<float>(dim);  // mean(g * xhat)
-        for (int64_t j = 0; j < dim; ++j) dxr[j] = rs * (g[j] - (xr[j] * rs) * m);
-        if (part)
-          for (int64_t j = 0; j < dim; ++j) part[j] += dyr[j] * (xr[j] * rs);
-      }
-    }
+    std::vector<float> g(dim), xbuf(dim), dybuf(dim);
+    for (int64_t chunk = c0; chunk < c1; ++chunk)
+      rms_norm_backward_rows(dy, x, w, rstd, dx, dw ? partial.data() + chunk * dim : nullptr,
+                             chunk * chunk_rows, std::min(rows, (chunk + 1) * chunk_rows), dim,
+                             g.data(), xbuf.data(), dybuf.data());
   });
   if (!dw) return;
   std::fill(dw, dw + dim, 0.0f);
@@ -81,30 +119,48 @@ void rms_norm_backward_kernel(const float* dy, const float* x, const float* w, c
     for (int64_t j = 0; j < dim; ++j) dw[j] += partial[chunk * dim + j];
 }
 
+// The weight as the tensor ops use it: cast to x's dtype, then held as float.
+torch::Tensor weight_as_used(const torch::Tensor& weight, const torch::Tensor& x) {
+  return weight.to(x.scalar_type()).to(torch::kFloat).contiguous();
+}
+
 struct RMSNormFunction : torch::autograd::Function<RMSNormFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_in,
-                               const torch::Tensor& weight_in, double eps) {
-    const torch::Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
+                               const torch::Tensor& weight, double eps) {
+    const torch::Tensor x = x_in.contiguous(), w = weight_as_used(weight, x);
     const int64_t dim = x.size(-1), rows = x.numel() / dim;
     auto y = torch::empty_like(x);
-    auto rstd = torch::empty({rows}, x.options());
-    rms_norm_forward_kernel(x.data_ptr<float>(), weight.data_ptr<float>(), y.data_ptr<float>(),
-                            rstd.data_ptr<float>(), rows, dim, static_cast<float>(eps));
-    ctx->save_for_backward({x, weight, rstd});
+    auto rstd = torch::empty({rows}, x.options().dtype(torch::kFloat));
+    if (x.scalar_type() == torch::kFloat)
+      rms_norm_forward_kernel(x.data_ptr<float>(), w.data_ptr<float>(), y.data_ptr<float>(),
+                              rstd.data_ptr<float>(), rows, dim, static_cast<float>(eps));
+    else
+      rms_norm_forward_kernel(x.data_ptr<c10::BFloat16>(), w.data_ptr<float>(),
+                              y.data_ptr<c10::BFloat16>(), rstd.data_ptr<float>(), rows, dim,
+                              static_cast<float>(eps));
+    ctx->save_for_backward({x, w, rstd});
+    ctx->saved_data["weight_dtype"] = static_cast<int64_t>(weight.scalar_type());
     return y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &x = saved[0], &weight = saved[1], &rstd = saved[2];
-    const torch::Tensor dy = grads[0].contiguous();
+    const torch::Tensor &x = saved[0], &w = saved[1], &rstd = saved[2];
+    const torch::Tensor dy = grads[0].to(x.scalar_type()).contiguous();
     const int64_t dim = x.size(-1), rows = x.numel() / dim;
     // dx is computed even when only dw is wanted: one pass makes both.
     torch::Tensor dx = torch::empty_like(x), dw;
-    if (ctx->needs_input_grad(1)) dw = torch::empty({dim}, x.options());
-    rms_norm_backward_kernel(dy.data_ptr<float>(), x.data_ptr<float>(), weight.data_ptr<float>(),
-                             rstd.data_ptr<float>(), dx.data_ptr<float>(),
-                             dw.defined() ? dw.data_ptr<float>() : nullptr, rows, dim);
+    if (ctx->needs_input_grad(1)) dw = torch::empty({dim}, x.options().dtype(torch::kFloat));
+    float* dw_out = dw.defined() ? dw.data_ptr<float>() : nullptr;
+    if (x.scalar_type() == torch::kFloat)
+      rms_norm_backward_kernel(dy.data_ptr<float>(), x.data_ptr<float>(), w.data_ptr<float>(),
+                               rstd.data_ptr<float>(), dx.data_ptr<float>(), dw_out, rows, dim);
+    else
+      rms_norm_backward_kernel(dy.data_ptr<c10::BFloat16>(), x.data_ptr<c10::BFloat16>(),
+                               w.data_ptr<float>(), rstd.data_ptr<float>(),
+                               dx.data_ptr<c10::BFloat16>(), dw_out, rows, dim);
+    if (dw.defined())
+      dw = dw.to(static_cast<torch::ScalarType>(ctx->saved_data["weight_dtype"].toInt()));
     return {ctx->needs_input_grad(0) ? dx : torch::Tensor(), dw, torch::Tensor()};
   }
 };
@@ -130,7 +186,7 @@ torch::Tensor rms_norm_ops(const torch::Tensor& x, const torch::Tensor& weight, 
 }
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  const bool fused = fusable(x) && fusable(weight) && weight.dim() == 1 && x.dim() >= 1 &&
+  const bool fused = fusable_dtype(x) && fusable_dtype(weight) && weight.dim() == 1 && x.dim() >= 1 &&
                      weight.size(0) == x.size(-1) && x.numel() > 0;
   return fused ? RMSNormFunction::apply(x, weight, eps) : rms_norm_ops(x, weight, eps);
 }

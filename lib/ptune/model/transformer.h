@@ -46,7 +46,7 @@ class RMSNormImpl : public torch::nn::Module {
 TORCH_MODULE(RMSNorm);
 
 // RMSNorm as a function: x (..., dim), weight (dim) cast to x's dtype. rms_norm runs a fused
-// kernel for fp32 on CPU; rms_norm_ops is the tensor-op definition (all other cases).
+// kernel for fp32 and bf16 on CPU; rms_norm_ops is the tensor-op definition (all other cases).
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 torch::Tensor rms_norm_ops(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 
