@@ -22,6 +22,8 @@ fi
 [ -n "${CMAKE_PREFIX_PATH:-}" ] || { echo "gpu-check: set CMAKE_PREFIX_PATH to a CUDA LibTorch" >&2; exit 2; }
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader >&2
 
+# A CUDA LibTorch's CMake config runs enable_language(CUDA): it needs nvcc, of the toolkit's version.
+command -v nvcc >/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH; }
 echo "gpu-check: building build-gpu against $CMAKE_PREFIX_PATH" >&2
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$CMAKE_PREFIX_PATH" >/dev/null
 cmake --build build-gpu -j"$(nproc)" --target ptune test_unit

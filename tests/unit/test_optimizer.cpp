@@ -1,13 +1,18 @@
 // FusedAdamW (train/fused_adamw.h) against LibTorch's AdamW + clip_grad_norm_: same updates,
-// same state (a checkpoint of one loads into the other).
+// same state (a checkpoint of one loads into the other); the training-state archive.
 #include <gtest/gtest.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
+#include <torch/version.h>
+
 #include <sstream>
 
+#include "io_test_helpers.h"
 #include "ptune/precision/precision.h"
 #include "ptune/train/fused_adamw.h"
+#include "ptune/train/train_state.h"
+#include "test_util.h"
 
 namespace ptune {
 namespace {
@@ -75,6 +80,46 @@ TEST(FusedAdamW, MatchesLibTorchAdamWWithClipping) {
   loaded.step();
   for (size_t i = 0; i < fused.size(); ++i)
     EXPECT_LE((fused[i] - copy[i]).abs().max().item<double>(), 1e-6) << "after reload, param " << i;
+}
+
+// The training state round-trips (step, data position, moments); an archive written by a
+// LibTorch on the other side of 2.2's change of optimizer-state keys is refused by name.
+TEST(TrainState, RoundTripsAndRefusesAnArchiveAcrossTheKeyChange) {
+  test::TempDir dir;
+  torch::manual_seed(3);
+  auto w = torch::randn({4, 3}).requires_grad_(true);
+  FusedAdamW opt(groups_of({w}, {}), torch::optim::AdamWOptions(1e-2));
+  w.mutable_grad() = torch::randn({4, 3});
+  opt.step();
+  TrainState s;
+  s.step = 7;
+  s.data.epoch = 1;
+  s.data.cursor = 42;
+  s.extra = {65536.0, 3.0};
+  const std::string path = dir / "training_state.pt";
+  save_train_state(path, s, opt);
+
+  auto w2 = w.detach().clone().requires_grad_(true);
+  FusedAdamW opt2(groups_of({w2}, {}), torch::optim::AdamWOptions(1e-2));
+  const TrainState back = load_train_state(path, opt2);
+  EXPECT_EQ(back.step, 7);
+  EXPECT_EQ(back.data.cursor, 42);
+  EXPECT_EQ(back.extra, s.extra);
+  w.mutable_grad() = torch::ones({4, 3});
+  w2.mutable_grad() = torch::ones({4, 3});
+  opt.step();
+  opt2.step();  // same moments restored: the same update
+  EXPECT_TRUE(w.equal(w2));
+
+  // A LibTorch before 2.2 writes hex keys, 2.2 on decimal ones: stamp the other side.
+  const bool hex_here = TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 2);
+  torch::serialize::OutputArchive other;
+  other.write("libtorch_version", torch::tensor(hex_here ? int64_t{205} : int64_t{113}));
+  const std::string other_path = dir / "other.pt";
+  other.save_to(other_path);
+  const std::string msg = test::error_of([&] { load_train_state(other_path, opt2); });
+  EXPECT_NE(msg.find(hex_here ? "written with LibTorch 2.5" : "written with LibTorch 1.13"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cannot be resumed exactly"), std::string::npos) << msg;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "ptune/core/context.h"
 #include "ptune/core/error.h"
 #include "ptune/peft/method.h"
+#include "ptune/precision/autocast.h"
 #include "ptune/precision/precision.h"
 #include "ptune/train/optimizer.h"
 
@@ -74,12 +75,9 @@ BenchResult run_bench(const BenchOptions& o) {
     phase_s[2] += std::chrono::duration<double>(t3 - t2).count();
   };
   // Thread-local autocast state, set only for this benchmark and restored below.
-  const bool autocast_was = at::autocast::is_cpu_enabled();
-  const auto autocast_dtype_was = at::autocast::get_autocast_cpu_dtype();
-  if (o.autocast) {
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(torch::kBFloat16);
-  }
+  const bool autocast_was = cpu_autocast_enabled();
+  const auto autocast_dtype_was = cpu_autocast_dtype();
+  if (o.autocast) set_cpu_autocast(true, torch::kBFloat16);
   for (int64_t i = 0; i < o.warmup; ++i) step();
   std::fill(std::begin(phase_s), std::end(phase_s), 0.0);
   double s = 0;
@@ -91,8 +89,7 @@ BenchResult run_bench(const BenchOptions& o) {
     for (int64_t i = 0; i < o.steps; ++i) step();
     s = std::chrono::duration<double>(Clock::now() - t0).count() / o.steps;
   }
-  at::autocast::set_cpu_enabled(autocast_was);
-  at::autocast::set_autocast_cpu_dtype(autocast_dtype_was);
+  set_cpu_autocast(autocast_was, autocast_dtype_was);
   at::autocast::clear_cache();
 
   BenchResult r;

@@ -1,9 +1,10 @@
 #include "ptune/train/fused_adamw.h"
 
 #include <ATen/Parallel.h>
-#include <c10/util/string_utils.h>
 
 #include <cmath>
+#include <sstream>
+#include <type_traits>
 
 #include "ptune/core/error.h"
 
@@ -30,6 +31,19 @@ void adamw_pass(float* p, const float* g, float* m, float* v, int64_t n, float g
   });
 }
 
+// The key of a parameter's entry in Optimizer::state_: the TensorImpl's address, as LibTorch
+// itself keys it. A hex string ("0x...") up to LibTorch 2.1; the pointer itself from 2.2 on.
+template <class Key>
+Key state_key(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;
+    s << static_cast<const void*>(impl);
+    return s.str();
+  } else {
+    return static_cast<Key>(impl);
+  }
+}
+
 bool fusable(const torch::Tensor& t) {
   return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous() && !t.is_sparse();
 }
@@ -52,7 +66,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       const torch::Tensor& grad = p.grad();
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = state_key<std::decay_t<decltype(state_)>::key_type>(p.unsafeGetTensorImpl());
       auto it = state_.find(key);
       if (it == state_.end()) {
         auto s = std::make_unique<torch::optim::AdamWParamState>();

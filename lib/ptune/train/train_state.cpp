@@ -3,6 +3,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -13,6 +14,19 @@
 namespace fs = std::filesystem;
 
 namespace ptune {
+
+namespace {
+
+// LibTorch keys an optimizer's saved per-parameter state by the parameter's address: written
+// as a hex string up to 2.1, read back as a decimal integer from 2.2 on, so an archive from
+// one side of 2.2 loads wrongly on the other (every state on one key). Archives record the
+// LibTorch that wrote them; one without the record was written by 1.13.
+constexpr int64_t kTorchVersion = TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR;
+bool hex_state_keys(int64_t version) { return version < 202; }
+
+std::string version_name(int64_t v) { return std::to_string(v / 100) + "." + std::to_string(v % 100); }
+
+}  // namespace
 
 void save_train_state(const std::string& path, const TrainState& s, torch::optim::Optimizer& opt) {
   torch::serialize::OutputArchive a;
@@ -27,6 +41,7 @@ void save_train_state(const std::string& path, const TrainState& s, torch::optim
                                  torch::kFloat64));
   a.write("extra_len", torch::tensor(static_cast<int64_t>(s.extra.size()), torch::kInt64));
   a.write("rng", at::detail::getDefaultCPUGenerator().get_state());
+  a.write("libtorch_version", torch::tensor(kTorchVersion, torch::kInt64));
   a.save_to(path);
 }
 
@@ -36,6 +51,14 @@ TrainState load_train_state(const std::string& path, torch::optim::Optimizer& op
   try {
     torch::serialize::InputArchive a;
     a.load_from(path);
+    torch::Tensor written_by;
+    const int64_t version = a.try_read("libtorch_version", written_by) ? written_by.item<int64_t>() : 113;
+    if (hex_state_keys(version) != hex_state_keys(kTorchVersion))
+      runtime_error("resume: '{}' was written with LibTorch {}, this ptune is built with {}: their "
+                    "optimizer states are keyed differently (LibTorch 2.2 changed it), so it cannot "
+                    "be resumed exactly; resume with a ptune built like the one that wrote it, or "
+                    "start a new run from the checkpoint's weights",
+                    path, version_name(version), version_name(kTorchVersion));
     torch::serialize::InputArchive opt_archive;
     a.read("optimizer", opt_archive);
     opt.load(opt_archive);
