@@ -151,3 +151,18 @@ TEST(Cli, TokenizerTrainWritesModel) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(t / "tok.model"));
 }
+
+// Every bench mode scripts/bench.sh and docs/precision.md use runs and reports one JSON line.
+TEST(Cli, BenchRunsEachPrecisionAndAutocast) {
+  const std::string shape = "--hidden 32 --intermediate 64 --layers 1 --heads 2 --vocab 64 --seq 16 "
+                            "--batch 2 --steps 1 --warmup 1";
+  for (const std::string mode : {"--dtype fp32", "--dtype bf16", "--dtype fp16", "--dtype bf16 --autocast",
+                                 "--dtype bf16 --method lora"}) {
+    auto r = run_ptune("--quiet bench " + shape + " " + mode);
+    ASSERT_EQ(r.exit_code, 0) << mode << ": " << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_GT(j.at("tokens_per_s").get<double>(), 0) << mode;
+    EXPECT_EQ(j.at("autocast").get<int>(), contains(mode, "autocast") ? 1 : 0) << mode;
+  }
+  EXPECT_EQ(run_ptune("--quiet bench " + shape + " --dtype fp32 --autocast").exit_code, 2);
+}

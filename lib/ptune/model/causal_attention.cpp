@@ -4,6 +4,8 @@
 // softmax gradient P * (dP - rowsum(dP * P))), per chunk, from the saved probabilities.
 #include "ptune/model/causal_attention.h"
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
 #include <torch/autograd.h>
 #include <torch/torch.h>
 
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "ptune/model/projection.h"
+#include "ptune/precision/autocast.h"
 
 namespace ptune {
 
@@ -139,6 +142,15 @@ struct CausalAttentionFunction : torch::autograd::Function<CausalAttentionFuncti
 
 Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                         int64_t n_past) {
+  if (q.is_cpu() && cpu_autocast_enabled()) {
+    // Under CPU autocast (bench --autocast) q and k arrive in fp32 (RoPE's fp32 tables promote
+    // them) and v in autocast's dtype: attend in that dtype, as its batched GEMMs would, with
+    // autocast off inside (its casts would not match the in-place accumulations).
+    const auto dt = cpu_autocast_dtype();
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+    const Tensor mask_dt = mask.defined() ? mask.to(dt) : mask;
+    return CausalAttentionFunction::apply(q.to(dt), k.to(dt), v.to(dt), &mask_dt, n_past);
+  }
   if (!is_cpu_half(q)) return CausalAttentionFunction::apply(q, k, v, &mask, n_past);
   // CPU fp16 emulation: autograd through the same chunks, so that every backward op rounds
   // to fp16 as it would on a GPU.
