@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 
 #include "ptune/core/error.h"
+#include "ptune/model/projection.h"
 #include "ptune/model/transformer.h"
+#include "ptune/peft/lora.h"
 
 #include "tiny_run.h"
 
@@ -241,6 +243,30 @@ TEST(Linear, HalfOnCpuIsFp32MathRoundedToHalf) {
   EXPECT_EQ(y.scalar_type(), torch::kHalf);
   auto ref = torch::matmul(x.to(torch::kFloat), w.to(torch::kFloat).t()).to(torch::kHalf);
   EXPECT_TRUE(torch::equal(y, ref));
+}
+
+// LibTorch 1.13 has no CPU Half bernoulli: fp16 dropout (LoRA, adapters) masks and scales in
+// fp32 and rounds once; each output is 0 or x / (1 - p) rounded to fp16, and a LoRA layer with
+// dropout trains in fp16.
+TEST(Dropout, HalfOnCpuMasksInFp32AndRoundsOnce) {
+  torch::manual_seed(8);
+  auto x = torch::randn({64, 64}).to(torch::kHalf).requires_grad_(true);
+  auto y = ptune::dropout(x, 0.25);
+  ASSERT_EQ(y.scalar_type(), torch::kHalf);
+  auto kept = y.ne(0);
+  auto scaled = (x.detach().to(torch::kFloat) / 0.75).to(torch::kHalf);
+  EXPECT_TRUE(torch::equal(y.detach().masked_select(kept), scaled.masked_select(kept)));
+  EXPECT_NEAR(1.0 - kept.to(torch::kFloat).mean().item<double>(), 0.25, 0.03);
+  y.sum().backward();
+  ASSERT_EQ(x.grad().scalar_type(), torch::kHalf);
+  EXPECT_TRUE(torch::equal(x.grad().ne(0), kept));
+
+  auto lora = std::make_shared<LoRALinearImpl>(16, 8, /*r=*/4, /*scale=*/2.0, /*dropout=*/0.1);
+  lora->to(torch::kHalf);
+  lora->train();
+  auto in = torch::randn({2, 5, 16}).to(torch::kHalf);
+  lora->forward(in).to(torch::kFloat).sum().backward();
+  EXPECT_TRUE(lora->lora_A->weight.grad().defined());
 }
 
 TEST(Model, TrainsInBf16AndFp16) {

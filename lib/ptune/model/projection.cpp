@@ -25,6 +25,11 @@ torch::Tensor silu(const torch::Tensor& x) {
   return cpu_low ? torch::silu(x.to(torch::kFloat)).to(x.scalar_type()) : torch::silu(x);
 }
 
+torch::Tensor dropout(const torch::Tensor& x, double p) {
+  return is_cpu_half(x) ? torch::dropout(x.to(torch::kFloat), p, /*train=*/true).to(x.scalar_type())
+                        : torch::dropout(x, p, /*train=*/true);
+}
+
 LinearImpl::LinearImpl(int64_t in, int64_t out) {
   weight = register_parameter("weight", torch::empty({out, in}));
   torch::NoGradGuard no_grad;

@@ -29,6 +29,10 @@ inline bool is_cpu_half(const torch::Tensor& t) {
 // correctly rounded value) and its backward is 3.6x slower than fp32's (measured).
 torch::Tensor silu(const torch::Tensor& x);
 
+// Inverted dropout (training) with the CPU fp16 emulation rule above: LibTorch 1.13 has no
+// CPU Half bernoulli, so the mask and scaling run in fp32 and the result rounds to fp16 once.
+torch::Tensor dropout(const torch::Tensor& x, double p);
+
 class ProjectionImpl : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;  // (..., in) -> (..., out)

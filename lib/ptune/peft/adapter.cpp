@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "ptune/core/error.h"
+#include "ptune/model/projection.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/peft/lora_file.h"
@@ -54,7 +55,7 @@ void BottleneckImpl::reset() {
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
   auto h = ::ptune::linear(x, down_weight) + down_bias.to(x.scalar_type());  // (B, T, bottleneck)
   h = activate(h, activation);
-  if (dropout > 0 && is_training()) h = torch::dropout(h, dropout, /*train=*/true);
+  if (dropout > 0 && is_training()) h = ::ptune::dropout(h, dropout);
   return x + ::ptune::linear(h, up_weight) + up_bias.to(x.scalar_type());  // (B, T, d)
 }
 

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "ptune/core/error.h"
+#include "ptune/model/projection.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/peft/lora_file.h"
 
@@ -67,7 +68,7 @@ void LoRALinearImpl::reset_lora(const std::string& init) {
 
 torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   // x (..., in): base (..., out) + scale * B(A(drop(x)))
-  auto h = dropout > 0 && is_training() ? torch::dropout(x, dropout, /*train=*/true) : x;
+  auto h = dropout > 0 && is_training() ? ::ptune::dropout(x, dropout) : x;
   auto a = lora_A->forward(h);  // (..., r)
   if (is_cpu_half(x) || x.dim() < 2)  // fp16 emulation rounds each product: keep PEFT's ops
     return ::ptune::linear(x, weight) + lora_B->forward(a) * scale;
