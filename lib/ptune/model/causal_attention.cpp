@@ -145,11 +145,11 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   if (q.is_cpu() && cpu_autocast_enabled()) {
     // Under CPU autocast (bench --autocast) q and k arrive in fp32 (RoPE's fp32 tables promote
     // them) and v in autocast's dtype: attend in that dtype, as its batched GEMMs would, with
-    // autocast off inside (its casts would not match the in-place accumulations).
+    // autocast off inside (its casts would not match the in-place accumulations). The mask
+    // takes the scores' dtype in scaled_scores, as always.
     const auto dt = cpu_autocast_dtype();
     c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
-    const Tensor mask_dt = mask.defined() ? mask.to(dt) : mask;
-    return CausalAttentionFunction::apply(q.to(dt), k.to(dt), v.to(dt), &mask_dt, n_past);
+    return CausalAttentionFunction::apply(q.to(dt), k.to(dt), v.to(dt), &mask, n_past);
   }
   if (!is_cpu_half(q)) return CausalAttentionFunction::apply(q, k, v, &mask, n_past);
   // CPU fp16 emulation: autograd through the same chunks, so that every backward op rounds

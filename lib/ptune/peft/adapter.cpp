@@ -8,9 +8,9 @@
 #include <cmath>
 
 #include "ptune/core/error.h"
-#include "ptune/model/projection.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/io/checkpoint.h"
+#include "ptune/model/projection.h"
 #include "ptune/peft/lora_file.h"
 
 namespace ptune {

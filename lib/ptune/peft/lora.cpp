@@ -7,8 +7,8 @@
 #include <regex>
 
 #include "ptune/core/error.h"
-#include "ptune/model/projection.h"
 #include "ptune/io/adapter_config.h"
+#include "ptune/model/projection.h"
 #include "ptune/peft/lora_file.h"
 
 namespace ptune {
