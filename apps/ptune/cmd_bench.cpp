@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "ptune/core/cpu.h"
 #include "ptune/train/bench.h"
 #include "ptune/train/metrics.h"
 
@@ -30,8 +31,9 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--threads", o->threads, "0 = all cores")->capture_default_str();
   cmd->add_option("--method", o->method.type, "full | lora")->capture_default_str();
   cmd->add_option("--lora-r", o->method.lora.r)->capture_default_str();
-  cmd->add_option("--dtype", o->precision.dtype, "compute dtype: fp32 | bf16 | fp16 (fp16 with loss scaling)")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+  cmd->add_option("--dtype", o->precision.dtype,
+                  "compute dtype: auto | fp32 | bf16 | fp16 (fp16 with loss scaling; auto: bf16 where native)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}))
       ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
   cmd->add_option("--profile", o->profile, "write a Chrome trace (chrome://tracing) of the timed steps to FILE");
@@ -42,6 +44,8 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
     if (a.num_key_value_heads <= 0) a.num_key_value_heads = a.num_attention_heads;
     if (a.intermediate_size <= 0) a.intermediate_size = (a.hidden_size * 8 / 3 + 63) / 64 * 64;
     a.max_position_embeddings = std::max<int64_t>(a.max_position_embeddings, o->seq_len);
+    if (o->precision.dtype == "auto") o->precision.dtype = auto_compute_dtype(o->device);
+    const CpuInfo& cpu = cpu_info();
     BenchResult r = run_bench(*o);
     std::cout << metric_json({{"impl", std::string("ptune")},
                               {"hidden", a.hidden_size},
@@ -63,7 +67,12 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
                               {"ms_optimizer", r.ms_optimizer},
                               {"gflops", r.gflops},
                               {"peak_rss_mb", r.peak_rss_mb},
-                              {"skipped_steps", r.skipped_steps}})
+                              {"skipped_steps", r.skipped_steps},
+                              {"cpu", cpu.model},
+                              {"cpu_flags", cpu.flags()},
+                              {"bf16", std::string(cpu.native_bf16() ? "native" : "emulated")},
+                              {"aten_kernels", cpu.aten_kernels},
+                              {"threads", static_cast<int64_t>(r.threads)}})
               << "\n";
   });
 }

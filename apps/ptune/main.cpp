@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "ptune/core/blas.h"
+#include "ptune/core/build_info.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
 #include "ptune/core/malloc_config.h"
@@ -21,7 +22,8 @@ int main(int argc, char** argv) {
   ptune::reexec_with_fast_blas(argv);
   ptune::keep_freed_memory();
   CLI::App app{"ptune: fine-tune LLaMA-family models (full, LoRA, adapters, prefix, MTP)", "ptune"};
-  app.set_version_flag("--version", std::string("ptune ") + PTUNE_VERSION);
+  app.set_version_flag("--version", [] { return ptune::version_report(); },
+                       "print the version, the LibTorch build and the CPU capabilities");
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions g;

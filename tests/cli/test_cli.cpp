@@ -24,6 +24,38 @@ TEST(Cli, VersionAndHelp) {
   for (const char* cmd : {"train", "eval", "tokenizer", "info"}) EXPECT_TRUE(contains(h.out, cmd)) << cmd;
 }
 
+// --version names the build and the CPU; PTUNE_CPU=avx2 makes the CPU look AVX2-only.
+TEST(Cli, VersionShowsBuildAndCpuAndTheAvx2Switch) {
+  auto v = run_ptune("--version");
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_TRUE(contains(v.out, "build: LibTorch ")) << v.out;
+  EXPECT_TRUE(contains(v.out, "machine: ")) << v.out;
+  EXPECT_TRUE(contains(v.out, "bf16 native") || contains(v.out, "bf16 emulated")) << v.out;
+  auto forced = run_shell(std::string("PTUNE_CPU=avx2 ") + PTUNE_BINARY + " --version");
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_TRUE(contains(forced.out, "bf16 emulated")) << forced.out;
+  EXPECT_TRUE(contains(forced.out, "PTUNE_CPU=avx2")) << forced.out;
+  EXPECT_FALSE(contains(forced.out, "avx512")) << forced.out;
+  auto bad = run_shell(std::string("PTUNE_CPU=sse9 ") + PTUNE_BINARY + " bench --steps 1 --warmup 0 --layers 1 --hidden 16 --heads 2 --vocab 32 --seq 4 --batch 1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(contains(bad.err, "PTUNE_CPU: expected avx2 or native, got 'sse9'")) << bad.err;
+}
+
+// precision.dtype auto resolves when the recipe loads: --dry-run shows bf16 or fp32, and the
+// forced AVX2 path always resolves to fp32.
+TEST(Cli, DryRunShowsTheDtypeAutoResolvedTo) {
+  TempDir t;
+  write_text(t / "r.yaml", tiny_recipe(t / "run"));
+  const std::string args = " train --config " + (t / "r.yaml") + " --dry-run --set precision.dtype=auto";
+  auto r = run_ptune(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const bool native = contains(run_ptune("--version").out, "bf16 native");
+  EXPECT_TRUE(contains(r.out, native ? "dtype: bf16" : "dtype: fp32")) << r.out;
+  auto forced = run_shell(std::string("PTUNE_CPU=avx2 ") + PTUNE_BINARY + args);
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_TRUE(contains(forced.out, "dtype: fp32")) << forced.out;
+}
+
 TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run_ptune("").exit_code, 2);
   EXPECT_EQ(run_ptune("frobnicate").exit_code, 2);
@@ -163,6 +195,14 @@ TEST(Cli, BenchRunsEachPrecisionAndAutocast) {
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_GT(j.at("tokens_per_s").get<double>(), 0) << mode;
     EXPECT_EQ(j.at("autocast").get<int>(), contains(mode, "autocast") ? 1 : 0) << mode;
+    EXPECT_FALSE(j.at("cpu").get<std::string>().empty()) << mode;
+    EXPECT_TRUE(j.contains("cpu_flags")) << mode;
+    EXPECT_TRUE(j.at("bf16") == "native" || j.at("bf16") == "emulated") << mode;
+    EXPECT_GT(j.at("threads").get<int>(), 0) << mode;
   }
+  auto a = run_ptune("--quiet bench " + shape + " --dtype auto");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  const auto ja = nlohmann::json::parse(a.out);
+  EXPECT_EQ(ja.at("dtype"), ja.at("bf16") == "native" ? "bf16" : "fp32") << a.out;
   EXPECT_EQ(run_ptune("--quiet bench " + shape + " --dtype fp32 --autocast").exit_code, 2);
 }

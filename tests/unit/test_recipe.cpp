@@ -249,7 +249,7 @@ TEST(Recipe, OutOfRangeAndEnumValues) {
                        "precision:\n  dtype: fp8\n  loss_scale: {init: 0.5, backoff_factor: 1.0}\n"
                        "output: {dir: '', export: lora}\n"),
             "recipe r.yaml has 5 problems:\n"
-            "  precision.dtype: expected one of fp32, bf16, fp16, got 'fp8' (r.yaml:9)\n"
+            "  precision.dtype: expected one of auto, fp32, bf16, fp16, got 'fp8' (r.yaml:9)\n"
             "  precision.loss_scale.backoff_factor: must be in (0, 1), got 1 (r.yaml:10)\n"
             "  precision.loss_scale.init: must be between min_scale (1) and max_scale (16777216), "
             "got 0.5 (r.yaml:10)\n"

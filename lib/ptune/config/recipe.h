@@ -81,7 +81,11 @@ struct LossScaleConfig {
 };
 
 struct PrecisionConfig {
-  std::string dtype = "fp32";            // fp32 | bf16 | fp16
+  // auto | fp32 | bf16 | fp16. auto: bf16 where the device computes it natively (a CPU with
+  // AVX512_BF16 or AMX-BF16; CUDA), else fp32; resolved when the recipe loads. The default
+  // stays fp32 so that a recipe without the key trains the same numbers on every machine.
+  std::string dtype = "fp32";
+  bool dtype_was_auto = false;           // dtype was resolved from auto (not a recipe key)
   LossScaleConfig loss_scale;
 };
 

@@ -104,7 +104,7 @@ void check_method(Checker& c, const Recipe& r) {
 }
 
 void check_precision(Checker& c, const Recipe& r) {
-  c.one_of("precision.dtype", r.precision.dtype, {"fp32", "bf16", "fp16"});
+  c.one_of("precision.dtype", r.precision.dtype, {"auto", "fp32", "bf16", "fp16"});
   const auto& ls = r.precision.loss_scale;
   const std::string at = "precision.loss_scale.";
   c.above(at + "init", ls.init, 0.0);

@@ -16,6 +16,7 @@
 #include "ptune/config/recipe_checks.h"
 #include "ptune/config/recipe_keys.h"
 #include "ptune/config/recipe_yaml_reader.h"
+#include "ptune/core/cpu.h"
 #include "ptune/core/error.h"
 
 namespace ptune {
@@ -144,6 +145,10 @@ Recipe load_recipe_text(const std::string& yaml, const std::string& source,
   reader.finish();
   check_recipe(r, problems);
   if (!problems.empty()) throw Error(ErrorKind::Usage, problems.report());
+  if (r.precision.dtype == "auto") {  // --dry-run, the run's recipe.yaml and logs show the result
+    r.precision.dtype = auto_compute_dtype(r.train.device);
+    r.precision.dtype_was_auto = true;
+  }
   r.source = source;
   return r;
 }

@@ -25,17 +25,26 @@ using torch::Tensor;
 
 // mask (M, N) broadcast + alpha * a @ b; a: (Z, M, K), b: (Z, K, N). mask may be undefined.
 Tensor scaled_scores(const Tensor& mask, const Tensor& a, const Tensor& b, double alpha) {
-  if (is_cpu_half(a))
+  if (emulates_gemm(a))
     return scaled_scores(mask.defined() ? mask.to(torch::kFloat) : mask, a.to(torch::kFloat),
                          b.to(torch::kFloat), alpha)
-        .to(torch::kHalf);
+        .to(a.scalar_type());
   if (!mask.defined()) return torch::bmm(a, b).mul_(alpha);
   return torch::baddbmm(mask.to(a.scalar_type()), a, b, /*beta=*/1.0, /*alpha=*/alpha);
 }
 
 Tensor batched_matmul(const Tensor& a, const Tensor& b) {
-  if (is_cpu_half(a)) return torch::bmm(a.to(torch::kFloat), b.to(torch::kFloat)).to(torch::kHalf);
+  if (emulates_gemm(a)) return torch::bmm(a.to(torch::kFloat), b.to(torch::kFloat)).to(a.scalar_type());
   return torch::bmm(a, b);
+}
+
+// dst += alpha * a @ b, rounded once to dst's dtype (dst may be a view).
+void accumulate_matmul(Tensor dst, const Tensor& a, const Tensor& b, double alpha) {
+  if (!emulates_gemm(a)) {
+    dst.baddbmm_(a, b, /*beta=*/1.0, alpha);
+    return;
+  }
+  dst.copy_(torch::baddbmm(dst.to(torch::kFloat), a.to(torch::kFloat), b.to(torch::kFloat), 1.0, alpha));
 }
 
 // Shapes and the row chunking. The mask is causal, so query rows [s, e) see only keys
@@ -124,15 +133,15 @@ struct CausalAttentionFunction : torch::autograd::Function<CausalAttentionFuncti
       const int64_t keys = p.keys(s, len);
       const Tensor& probs = saved[3 + chunk++];            // (B*KV, G*len, keys)
       const auto d_out = group_rows_bthd(dout, p, s, len);  // (B*KV, G*len, D)
-      leading_keys(dv, p, keys).baddbmm_(probs.transpose(1, 2), d_out);
-      auto d_probs = torch::bmm(d_out, leading_keys(v, p, keys).transpose(1, 2));
+      accumulate_matmul(leading_keys(dv, p, keys), probs.transpose(1, 2), d_out, 1.0);
+      auto d_probs = batched_matmul(d_out, leading_keys(v, p, keys).transpose(1, 2));
       auto d_scores = probs.scalar_type() == torch::kFloat
                           ? at::_softmax_backward_data(d_probs, probs, -1, torch::kFloat)
                           : at::_softmax_backward_data(d_probs.to(torch::kFloat), probs.to(torch::kFloat),
                                                        -1, torch::kFloat)
                                 .to(probs.scalar_type());
-      leading_keys(dk, p, keys).baddbmm_(d_scores.transpose(1, 2), group_rows(q, p, s, len), 1.0, p.scale);
-      scatter_rows(dq, torch::bmm(d_scores, leading_keys(k, p, keys)).mul_(p.scale), p, s, len);
+      accumulate_matmul(leading_keys(dk, p, keys), d_scores.transpose(1, 2), group_rows(q, p, s, len), p.scale);
+      scatter_rows(dq, batched_matmul(d_scores, leading_keys(k, p, keys)).mul_(p.scale), p, s, len);
     });
     return {dq.transpose(1, 2), dk, dv, Tensor(), Tensor()};  // dq as q: (B, H, T, D)
   }

@@ -12,10 +12,16 @@
 
 namespace ptune {
 
-// x @ w.T with ptune's precision rules: fp32/bf16 use the native kernels; fp16 on CPU
-// (no Half GEMM in LibTorch 1.13) computes in fp32 from the fp16 inputs and rounds the
-// result to fp16, as fp16 tensor cores do. Call it qualified, ptune::linear: ADL also finds
-// at::linear for tensor arguments.
+// True where GEMMs in t's dtype are emulated: fp16 on CPU (LibTorch 1.13 has no Half GEMM),
+// and bf16 on a CPU without native bf16 (cpu_info().native_bf16(); its bf16 GEMM is ATen's
+// scalar single-thread loop there, ~20x slower than fp32). Emulated GEMMs multiply the
+// low-precision values in fp32 and round the result once, as bf16/fp16 tensor cores and
+// oneDNN's bf16 GEMM do: the same numerics as the native kernels, at fp32 GEMM speed.
+bool emulates_gemm(const torch::Tensor& t);
+
+// x @ w.T with ptune's precision rules: the native GEMM, or the emulated one above. The
+// emulated GEMM saves x and w in their own (low) precision for the backward, whose two GEMMs
+// are emulated too. Call it qualified, ptune::linear: ADL also finds at::linear for tensors.
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w);
 
 // True for fp16 on CPU, where LibTorch 1.13 lacks GEMM, softmax and some activation kernels

@@ -70,7 +70,7 @@ torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   // x (..., in): base (..., out) + scale * B(A(drop(x)))
   auto h = dropout > 0 && is_training() ? ::ptune::dropout(x, dropout) : x;
   auto a = lora_A->forward(h);  // (..., r)
-  if (is_cpu_half(x) || x.dim() < 2)  // fp16 emulation rounds each product: keep PEFT's ops
+  if (emulates_gemm(x) || x.dim() < 2)  // emulated GEMMs round each product: keep PEFT's ops
     return ::ptune::linear(x, weight) + lora_B->forward(a) * scale;
   // The B GEMM accumulates scale * a B^T into the base output (beta 1, alpha scale): no
   // (..., out) temporaries for the product, the scaling or the sum, forward or backward.

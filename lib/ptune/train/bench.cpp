@@ -31,7 +31,7 @@ double train_step_flops(const ModelConfig& c, int64_t batch, int64_t seq, bool f
 
 BenchResult run_bench(const BenchOptions& o) {
   using Clock = std::chrono::steady_clock;
-  apply_threads(o.threads);
+  const int threads = apply_threads(o.threads);
   torch::manual_seed(0);
   const torch::Device device = resolve_device(o.device);
   auto method = make_method(o.method, o.arch);
@@ -94,6 +94,7 @@ BenchResult run_bench(const BenchOptions& o) {
 
   BenchResult r;
   if (scaler) r.skipped_steps = scaler->skipped_steps(), r.loss_scale = scaler->loss_scale();
+  r.threads = threads;
   r.ms_per_step = s * 1e3;
   r.ms_forward = phase_s[0] * 1e3 / o.steps;
   r.ms_backward = phase_s[1] * 1e3 / o.steps;

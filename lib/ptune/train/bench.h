@@ -29,6 +29,7 @@ struct BenchResult {
   double ms_forward = 0, ms_backward = 0, ms_optimizer = 0;  // per step: forward + loss,
                                                              // backward, clip + optimizer step
   double peak_rss_mb = 0;  // ru_maxrss of this process
+  int threads = 0;         // intra-op threads used
   int64_t params = 0, trainable = 0;
   int64_t skipped_steps = 0;  // fp16 overflow skips (of warmup + timed steps)
   double loss_scale = 0;      // fp16: the scale after the last step

@@ -13,6 +13,7 @@
 #include "ptune/config/recipe_loader.h"
 #include "ptune/core/blas.h"
 #include "ptune/core/context.h"
+#include "ptune/core/cpu.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
 #include "ptune/data/dataset.h"
@@ -91,7 +92,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   const PrecisionPolicy precision = make_precision_policy(r.precision);
   apply_precision(precision, model, params);
   std::unique_ptr<LossScaler> scaler = make_loss_scaler(r.precision);
-  PTUNE_INFO("precision: {} compute, fp32 master weights{}", precision.name,
+  PTUNE_INFO("precision: {}{} compute, fp32 master weights{}", precision.name,
+             r.precision.dtype_was_auto ? " (auto)" : "",
              scaler ? fmt::format(", loss scale {} ({})", scaler->loss_scale(),
                                   r.precision.loss_scale.dynamic ? "dynamic" : "static")
                     : "");
@@ -184,8 +186,9 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   if (first_step >= last)
     PTUNE_INFO("nothing to train: the run is at step {} of {}", first_step, total);
   else
-    PTUNE_INFO("training steps {}..{} of {} on {} threads{}", first_step + 1, last, total, threads,
-               blas.empty() ? "" : " (OpenBLAS " + blas + " kernels)");
+    PTUNE_INFO("training steps {}..{} of {} on {} threads{}; {}", first_step + 1, last, total,
+               threads, blas.empty() ? "" : " (OpenBLAS " + blas + " kernels)",
+               device.is_cuda() ? "CUDA" : "CPU " + cpu_summary());
 
   while (state.step < last) {
     const int64_t step = state.step;  // 0-based index of this optimizer step
