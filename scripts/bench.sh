@@ -10,6 +10,8 @@
 #                               machine varies +-20% from run to run)
 #   REF_MALLOC=same             PyTorch with ptune's malloc settings too (lib/ptune/core/
 #                               malloc_config.h, as GLIBC_TUNABLES); default: as users run it
+#   scripts/bench.sh p          precision only: shape b in fp32 and bf16, natively and on the
+#                               AVX2 path (PTUNE_CPU=avx2: emulated bf16, ATen AVX2 kernels)
 #   BENCH_MTP_MODELS="A B"      MTP models for the generation benchmark
 #                               (default: out/mtp/final and out/mtp-sd/final, those that exist)
 set -euo pipefail
@@ -26,6 +28,8 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
 fi
 echo "bench: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<OpenBLAS default>}, $threads threads, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+# The CPU, its flags and whether it computes bf16 natively, as ptune sees it (first line JSON).
+$ptune --version | sed -n 's/^machine: //p' | jq -R -c '{cpu: .}'
 
 ref_env=()
 if [ "${REF_MALLOC:-}" = same ]; then
@@ -38,8 +42,12 @@ declare -A shapes=(
   [b]="--hidden 512 --intermediate 1376 --layers 8 --heads 8 --vocab 8192 --seq 256 --batch 4"
   [c]="--hidden 1024 --intermediate 2752 --layers 8 --heads 16 --vocab 8192 --seq 128 --batch 2"
 )
-# shape: method:dtype runs on it (fp16 on CPU is an emulation for fidelity: no PyTorch reference)
-declare -A runs=([a]="full:fp32" [b]="full:fp32 lora:fp32 full:bf16 full:fp16" [c]="full:fp32 lora:fp32")
+shapes[p]=${shapes[b]}
+# shape: method:dtype runs on it (fp16 on CPU is an emulation for fidelity: no PyTorch reference).
+# dtype@avx2: ptune with PTUNE_CPU=avx2, what an AVX2-only CPU runs (bf16 emulated with fp32
+# GEMMs); no PyTorch reference (its bf16 GEMM there is the scalar loop ptune avoids).
+declare -A runs=([a]="full:fp32" [b]="full:fp32 lora:fp32 full:bf16 full:fp16 full:fp32@avx2 full:bf16@avx2"
+                 [c]="full:fp32 lora:fp32" [p]="full:fp32 full:bf16 full:fp32@avx2 full:bf16@avx2")
 
 compare() {  # $1 = ptune json, $2 = reference json, $3 = label
   $py - "$1" "$2" "$3" <<'PY'
@@ -57,6 +65,9 @@ PY
 selected=("$@")
 all=0
 [ ${#selected[@]} -eq 0 ] && selected=(a b c) && all=1
+for s in "${selected[@]}"; do
+  [ -n "${shapes[$s]:-}" ] || { echo "bench: unknown shape '$s' (a, b, c, p)" >&2; exit 2; }
+done
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 best() {  # the faster of two JSON lines (the second may be empty)
@@ -64,16 +75,21 @@ best() {  # the faster of two JSON lines (the second may be empty)
 }
 for s in "${selected[@]}"; do
   for run in ${runs[$s]}; do
-    m=${run%:*} dt=${run#*:}
+    m=${run%:*} dt=${run#*:} path=native
+    case "$dt" in *@avx2) dt=${dt%@avx2} path=avx2 ;; esac
     flags="${shapes[$s]} --method $m --threads $threads --steps ${STEPS:-5} --warmup 2"
+    no_ref=0
+    { [ "$dt" = fp16 ] || [ "$path" = avx2 ]; } && no_ref=1
+    penv=(env)
+    [ "$path" = avx2 ] && penv=(env PTUNE_CPU=avx2)
     # Best of REPEATS runs, ptune and PyTorch alternating, so that both see the same machine.
     p="" r=""
     for _ in $(seq "${REPEATS:-5}"); do
-      p=$(best "$($ptune --quiet bench $flags --dtype "$dt")" "$p")
-      [ "$dt" = fp16 ] || r=$(best "$("${ref_env[@]}" $py scripts/bench_ref.py $flags --dtype "$dt")" "$r")
+      p=$(best "$("${penv[@]}" $ptune --quiet bench $flags --dtype "$dt" | jq -c --arg path "$path" '. + {path: $path}')" "$p")
+      [ "$no_ref" = 1 ] || r=$(best "$("${ref_env[@]}" $py scripts/bench_ref.py $flags --dtype "$dt")" "$r")
     done
     echo "$p" | tee -a "$results"
-    [ "$dt" = fp16 ] && continue
+    [ "$no_ref" = 1 ] && continue
     echo "$r" | tee -a "$results"
     compare "$p" "$r" "shape $s $m $dt"
   done
@@ -83,18 +99,25 @@ done
 $py - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-def find(impl, hidden, method, dtype):
+def find(impl, hidden, method, dtype, path="native"):
     return next((r for r in rows if r["impl"] == impl and r["hidden"] == hidden
-                 and r["method"] == method and r["dtype"] == dtype), None)
+                 and r["method"] == method and r["dtype"] == dtype
+                 and r.get("path", "native") == path), None)
 for hidden in sorted({r["hidden"] for r in rows}):
     base = find("ptune", hidden, "full", "fp32")
-    for dt in ("bf16", "fp16"):
-        low = find("ptune", hidden, "full", dt)
-        if base and low:
-            print(json.dumps({"summary": f"hidden {hidden} full {dt} vs fp32",
-                              "tokens_per_s_ratio": round(low["tokens_per_s"] / base["tokens_per_s"], 3),
+    # bf16 against fp32 on the same path: the CPU's own kernels, and the AVX2-only path.
+    for dt, path in (("bf16", "native"), ("fp16", "native"), ("bf16", "avx2")):
+        ref, low = find("ptune", hidden, "full", "fp32", path), find("ptune", hidden, "full", dt, path)
+        if ref and low:
+            label = f"hidden {hidden} full {dt} vs fp32" + (" (PTUNE_CPU=avx2)" if path == "avx2" else "")
+            print(json.dumps({"summary": label, "bf16": low.get("bf16") if dt == "bf16" else None,
+                              "cpu": low.get("cpu"), "cpu_flags": low.get("cpu_flags"),
+                              "threads": low.get("threads"),
+                              "tokens_per_s_ratio": round(low["tokens_per_s"] / ref["tokens_per_s"], 3),
+                              "tokens_per_s": round(low["tokens_per_s"], 1),
+                              "fp32_tokens_per_s": round(ref["tokens_per_s"], 1),
                               "peak_rss_mb": round(low["peak_rss_mb"], 1),
-                              "fp32_peak_rss_mb": round(base["peak_rss_mb"], 1)}))
+                              "fp32_peak_rss_mb": round(ref["peak_rss_mb"], 1)}))
     lora, lora_ref = find("ptune", hidden, "lora", "fp32"), find("pytorch", hidden, "lora", "fp32")
     if base and lora:
         out = {"summary": f"hidden {hidden} lora vs full (fp32)",
