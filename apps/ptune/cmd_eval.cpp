@@ -2,6 +2,7 @@
 // Prints one JSON object on stdout (loss, perplexity, accuracy, tokens; mtp_loss_k and
 // mtp_accuracy_k per head when the model or adapter dir has MTP heads), or one JSON line per
 // example with --per-example.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -17,6 +18,7 @@
 #include "ptune/eval/mtp_eval.h"
 #include "ptune/mtp/heads_io.h"
 #include "ptune/peft/peft_model.h"
+#include "ptune/train/memory_estimate.h"
 #include "ptune/train/metrics.h"
 
 namespace ptune::cli {
@@ -51,7 +53,9 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("-c,--config", o->config, "take data.eval and output.dir/final from this recipe");
   cmd->add_option("--set", o->overrides, "recipe override, with --config");
   cmd->add_option("--seq-len", o->seq_len, "tokens per sequence (default: recipe's, else max_position_embeddings)");
-  cmd->add_option("--batch-size", o->batch_size, "sequences per forward pass")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "sequences per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--per-example", o->per_example, "one JSON line per example instead of the total");
   cmd->callback([o, &g] {
@@ -89,6 +93,9 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
     Transformer model = pm.model;
     if (seq_len <= 0) seq_len = model->config().max_position_embeddings;
     Dataset data = Dataset::load(src, &tok, seq_len, add_bos);
+    const int64_t batch = std::min<int64_t>(o->batch_size, static_cast<int64_t>(data.size()));
+    check_memory(inference_memory(model->config(), batch, seq_len), torch::kCPU, "eval",
+                 "lower --batch-size or --seq-len");
     EvalOptions eo;
     eo.batch_size = o->batch_size;
     if (o->per_example)

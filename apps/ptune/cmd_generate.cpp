@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "load_model.h"
+#include "ptune/config/size_limits.h"
 #include "ptune/core/context.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
@@ -15,6 +16,7 @@
 #include "ptune/generate/generator.h"
 #include "ptune/generate/speculative.h"
 #include "ptune/mtp/heads_io.h"
+#include "ptune/train/memory_estimate.h"
 
 namespace ptune::cli {
 
@@ -61,12 +63,17 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
     apply_threads(static_cast<int>(o->threads));
     if (o->gen.sampling.top_p <= 0) usage_error("generate: --top-p must be in (0, 1], got 0");
     if (o->model.empty() && o->adapter.empty()) usage_error("generate: pass --model DIR (and/or --adapter DIR)");
+    if (o->gen.max_new_tokens > kMaxPositions)
+      usage_error("generate: --max-new-tokens must be <= {}, got {}; {}", kMaxPositions, o->gen.max_new_tokens,
+                  kMaxPositionsWhy);
     const std::string& adapter = o->adapter;
     LoadedModel loaded = load_model("generate", o->model, adapter, o->tokenizer);
     const std::string& model_dir = loaded.model_dir;
     const Tokenizer& tok = loaded.tok;
     const PeftModel& pm = loaded.pm;
     Transformer model = pm.model;
+    check_memory(inference_memory(model->config(), 1, 1, o->gen.max_new_tokens), torch::kCPU, "generate",
+                 "lower --max-new-tokens");
     torch::NoGradGuard no_grad;
     const ForwardArgs method_args = pm.method ? pm.method->forward_args(1) : ForwardArgs{};  // prefix
     MtpHeads heads;

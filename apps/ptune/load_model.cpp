@@ -4,7 +4,9 @@
 
 #include "ptune/core/error.h"
 #include "ptune/io/adapter_config.h"
+#include "ptune/io/checkpoint.h"
 #include "ptune/model/pretrained.h"
+#include "ptune/train/memory_estimate.h"
 
 namespace ptune::cli {
 
@@ -19,6 +21,10 @@ LoadedModel load_model(const std::string& command, const std::string& model_dir_
   if (!std::filesystem::exists(tok_path))
     usage_error("{}: no tokenizer at '{}'; pass --tokenizer PATH", command, tok_path);
   LoadedModel m{model_dir, Tokenizer::load(tok_path), {}};
+  // A missing or broken base is reported by the loaders below, with their own messages.
+  if (std::filesystem::exists(model_dir + "/config.json"))
+    check_memory(inference_memory(read_checkpoint_config(model_dir)), torch::kCPU, command,
+                 "the model alone does not fit");
   if (!adapter.empty()) m.pm = load_with_adapter(model_dir, adapter);
   else m.pm.model = load_pretrained(model_dir);
   m.pm.model->eval();

@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include <iostream>
+#include <new>
 
 #include "commands.h"
 #include "ptune/core/blas.h"
@@ -45,6 +46,13 @@ int main(int argc, char** argv) {
   } catch (const ptune::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    // Sizes are checked against the machine before the model and batches are allocated, so
+    // this is memory the estimate did not foresee (or other processes took).
+    std::cerr << "error: out of memory: an allocation failed (std::bad_alloc); lower the batch size "
+                 "or sequence length (train.batch_size, data.seq_len; --batch-size, --seq-len), "
+                 "use a smaller model, or free memory on this machine\n";
+    return 1;
   } catch (const c10::Error& e) {
     std::cerr << "error: " << e.what_without_backtrace() << "\n";
     return 1;

@@ -206,3 +206,64 @@ TEST(Cli, BenchRunsEachPrecisionAndAutocast) {
   EXPECT_EQ(ja.at("dtype"), ja.at("bf16") == "native" ? "bf16" : "fp32") << a.out;
   EXPECT_EQ(run_ptune("--quiet bench " + shape + " --dtype fp32 --autocast").exit_code, 2);
 }
+
+// Sizes that cannot work stop before anything big is allocated: beyond what ptune can index is
+// a usage error naming the key, value and limit (exit 2); beyond this machine's memory a
+// runtime error saying how much is needed (exit 1). Never std::bad_alloc.
+TEST(Cli, SizesThatCannotWorkAreErrorsNotBadAlloc) {
+  TempDir t;
+  const std::string recipe = tiny_recipe(t / "run");
+  write_text(t / "r.yaml", recipe);
+  const std::string why = "; batch_size * data.seq_len (32) tokens are the rows of every projection's GEMM, "
+                          "which BLAS counts in a 32-bit int";
+  auto batch = run_ptune("train --config " + (t / "r.yaml") + " --set train.batch_size=1000000000000");
+  EXPECT_EQ(batch.exit_code, 2);
+  EXPECT_TRUE(contains(batch.err, "train.batch_size: must be <= 67108863, got 1000000000000 (--set "
+                                  "train.batch_size=1000000000000)" + why))
+      << batch.err;
+  std::string in_file = recipe;
+  in_file.replace(in_file.find("batch_size: 4"), 13, "batch_size: 1000000000000");
+  write_text(t / "big.yaml", in_file);
+  auto from_file = run_ptune("train --config " + (t / "big.yaml"));
+  EXPECT_EQ(from_file.exit_code, 2);
+  EXPECT_TRUE(contains(from_file.err, "train.batch_size: must be <= 67108863, got 1000000000000 (" +
+                                          (t / "big.yaml") + ":11)" + why))
+      << from_file.err;
+
+  // hidden_size 10^6 (4 heads of 250000) is within every index limit, and about 30 TB of weights.
+  auto model = run_ptune("train --config " + (t / "r.yaml") + " --set model.arch.hidden_size=1000000");
+  EXPECT_EQ(model.exit_code, 1);
+  EXPECT_TRUE(contains(model.err, "error: train: needs about ")) << model.err;
+  EXPECT_TRUE(contains(model.err, " GB, this machine has ")) << model.err;
+  EXPECT_TRUE(contains(model.err, "(weights ")) << model.err;
+  EXPECT_FALSE(contains(model.err, "bad_alloc")) << model.err;
+  EXPECT_FALSE(fs::exists(t / "run")) << "nothing may be written before the sizes are checked";
+
+  // The same model as a checkpoint's config.json: eval refuses before building it; a vocabulary
+  // beyond int32 token ids is an error naming the file.
+  nlohmann::json cfg = {{"vocab_size", 320},        {"hidden_size", 1000000}, {"intermediate_size", 64},
+                        {"num_hidden_layers", 2},   {"num_attention_heads", 4}, {"num_key_value_heads", 2}};
+  fs::create_directories(t / "ckpt");
+  fs::copy_file(tiny_assets() + "/tok.model", t / "ckpt/tokenizer.model");
+  write_text(t / "ckpt/config.json", cfg.dump());
+  const std::string eval = "eval --model " + (t / "ckpt") + " --data " + tiny_assets() + "/eval.txt";
+  auto eval_big = run_ptune(eval);
+  EXPECT_EQ(eval_big.exit_code, 1);
+  EXPECT_TRUE(contains(eval_big.err, "error: eval: needs about ")) << eval_big.err;
+  EXPECT_TRUE(contains(eval_big.err, "; the model alone does not fit")) << eval_big.err;
+  cfg["hidden_size"] = 32;
+  cfg["vocab_size"] = 4294967296;
+  write_text(t / "ckpt/config.json", cfg.dump());
+  auto eval_vocab = run_ptune(eval);
+  EXPECT_EQ(eval_vocab.exit_code, 2);
+  EXPECT_TRUE(contains(eval_vocab.err, (t / "ckpt/config.json") + ": model config: vocab_size must be <= "
+                                       "2147483647, got 4294967296; token ids are int32"))
+      << eval_vocab.err;
+
+  auto bench = run_ptune("bench --batch 1000000000000 --seq 16");
+  EXPECT_EQ(bench.exit_code, 2);
+  EXPECT_TRUE(contains(bench.err, "bench: --batch must be <= 134217727, got 1000000000000")) << bench.err;
+  auto bench_big = run_ptune("bench --hidden 1000000 --heads 4 --seq 16 --batch 1");
+  EXPECT_EQ(bench_big.exit_code, 1);
+  EXPECT_TRUE(contains(bench_big.err, "error: bench: needs about ")) << bench_big.err;
+}

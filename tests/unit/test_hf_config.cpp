@@ -153,5 +153,29 @@ TEST(HfConfig, ErrorsNameFileFieldExpectedAndGot) {
   EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "none.json"); }), dir / "none.json: cannot read");
 }
 
+// Sizes that cannot be indexed stop at load, naming the file, before anything is allocated.
+TEST(HfConfig, AbsurdSizesAreErrorsNamingTheFile) {
+  test::TempDir dir;
+  auto err = [&](const std::string& sizes) {
+    test::write_text(dir / "config.json", "{" + sizes + "}");
+    return error_of([&] { read_hf_config(dir / "config.json"); }, ErrorKind::Usage);
+  };
+  const std::string dims = R"("hidden_size": 2048, "intermediate_size": 8192, "num_attention_heads": 32,
+                              "num_key_value_heads": 8)";
+  EXPECT_EQ(err(dims + R"(, "vocab_size": 4294967296, "num_hidden_layers": 16)"),
+            dir / "config.json: model config: vocab_size must be <= 2147483647, got 4294967296; token ids "
+                  "are int32");
+  EXPECT_EQ(err(dims + R"(, "vocab_size": 128256, "num_hidden_layers": 1000000000000)"),
+            dir / "config.json: model config: num_hidden_layers must be <= 151646562971, got 1000000000000; "
+                  "the parameter count must fit an int64");
+  EXPECT_EQ(err(dims + R"(, "vocab_size": 128256, "num_hidden_layers": 16, "max_position_embeddings": 1099511627776)"),
+            dir / "config.json: model config: max_position_embeddings must be <= 16777216, got 1099511627776; "
+                  "RoPE positions are fp32, whose integers are exact only up to 2^24");
+  EXPECT_EQ(err(dims + R"(, "vocab_size": 128256, "num_hidden_layers": 16, "head_dim": 1073741824)"),
+            dir / "config.json: model config: head_dim must be <= 67108863, got 1073741824; "
+                  "num_attention_heads (32) * head_dim is q_proj's output width, and it is a GEMM "
+                  "dimension, which BLAS takes as a 32-bit int");
+}
+
 }  // namespace
 }  // namespace ptune

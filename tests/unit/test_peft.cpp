@@ -194,6 +194,20 @@ TEST_F(Peft, LoraExportHasPeftKeysShapesAndConfig) {
 
   PeftModel pm = load_with_adapter(base(), dir / "ad");
   EXPECT_LE(test::max_abs_diff(logits(pm.model, *pm.method), logits(m, *method)), 1e-6);
+
+  // An r in adapter_config.json that the tensors do not have stops before the model is built
+  // with it (here 10^12, which would not fit).
+  j["r"] = 1000000000000;
+  test::write_text(dir / "ad/adapter_config.json", j.dump());
+  try {
+    load_with_adapter(base(), dir / "ad");
+    ADD_FAILURE() << "loaded an adapter whose r does not match its tensors";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Usage);
+    EXPECT_EQ(std::string(e.what()),
+              dir / "ad/adapter_config.json: r is 1000000000000, but adapter key "
+                    "'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight' has shape [4, 32] (rank 4)");
+  }
 }
 
 TEST_F(Peft, PrefixExportIsPeftPromptEmbeddings) {

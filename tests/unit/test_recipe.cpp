@@ -282,6 +282,65 @@ TEST(Recipe, AllProblemsListedWithTheirLines) {
             "  train.device: expected one of cpu, cuda, auto, got 'gpu' (r.yaml:12)");
 }
 
+TEST(Recipe, SizesBeyondWhatCanBeIndexedNameTheLimit) {
+  const char* yaml =
+      "model:\n"                                                                   // 1
+      "  arch: {hidden_size: 64, intermediate_size: 172, num_hidden_layers: 2,\n"  // 2
+      "         num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 4294967296}\n"
+      "tokenizer: {path: t.model, vocab_size: 4294967296}\n"                      // 4
+      "data: {train: {path: x.txt}, seq_len: 32}\n"                               // 5
+      "method: {lora: {r: 4294967296}}\n"                                         // 6
+      "mtp: {style: parallel, heads: 40}\n"                                       // 7
+      "train: {batch_size: 1000000000000, threads: 4294967296}\n";               // 8
+  EXPECT_EQ(load_error(yaml),
+            "recipe r.yaml has 6 problems:\n"
+            "  model.arch.vocab_size: must be <= 2147483647, got 4294967296 (r.yaml:3); token ids "
+            "are int32\n"
+            "  tokenizer.vocab_size: must be <= 2147483647, got 4294967296 (r.yaml:4); token ids are "
+            "int32\n"
+            "  method.lora.r: must be <= 2147483647, got 4294967296 (r.yaml:6); it is a GEMM "
+            "dimension, which BLAS takes as a 32-bit int\n"
+            "  mtp.heads: must be <= 31, got 40 (r.yaml:7); head k predicts the token k + 1 places "
+            "ahead, which a window of data.seq_len (32) tokens holds only for k < 32\n"
+            "  train.batch_size: must be <= 67108863, got 1000000000000 (r.yaml:8); batch_size * "
+            "data.seq_len (32) tokens are the rows of every projection's GEMM, which BLAS counts in "
+            "a 32-bit int\n"
+            "  train.threads: must be <= 2147483647, got 4294967296 (r.yaml:8); the thread count is "
+            "an int");
+
+  // Positions: RoPE angles come from fp32 positions; prefix tokens come before the sequence.
+  EXPECT_EQ(load_error(
+                "model:\n"
+                "  arch: {hidden_size: 4294967296, intermediate_size: 172, num_hidden_layers: 2,\n"
+                "         num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 33554432}\n"
+                "tokenizer: {path: t.model}\n"
+                "data: {train: {path: x.txt}, seq_len: 33554432}\n"),
+            "recipe r.yaml has 3 problems:\n"
+            "  model.arch.hidden_size: must be <= 2147483647, got 4294967296 (r.yaml:2); it is a "
+            "GEMM dimension, which BLAS takes as a 32-bit int\n"
+            "  model.arch.max_position_embeddings: must be <= 16777216, got 33554432 (r.yaml:3); "
+            "RoPE positions are fp32, whose integers are exact only up to 2^24\n"
+            "  data.seq_len: must be <= 16777216, got 33554432 (r.yaml:5); RoPE positions are fp32, "
+            "whose integers are exact only up to 2^24");
+  EXPECT_EQ(load_error(kMinimal, {"data.seq_len=1024", "method.type=prefix",
+                                  "method.prefix.virtual_tokens=16777000", "model.arch.head_dim=1073741824"}),
+            "recipe r.yaml has 2 problems:\n"
+            "  method.prefix.virtual_tokens: must be <= 16776192, got 16777000 (--set "
+            "method.prefix.virtual_tokens=16777000); the sequence's data.seq_len (1024) positions "
+            "follow the virtual tokens', and RoPE positions are fp32, whose integers are exact only "
+            "up to 2^24\n"
+            "  model.arch.head_dim: must be <= 67108863, got 1073741824 (--set "
+            "model.arch.head_dim=1073741824); num_attention_heads (32) * head_dim is q_proj's output "
+            "width, and it is a GEMM dimension, which BLAS takes as a 32-bit int");
+
+  // Tokens seen over the run are counted in an int64.
+  EXPECT_EQ(load_error(kMinimal, {"data.seq_len=1024", "train.batch_size=1024", "train.steps=9000000000000"}),
+            "recipe r.yaml has 1 problem:\n"
+            "  train.steps: must be <= 8796093022207, got 9000000000000 (--set "
+            "train.steps=9000000000000); tokens seen, steps * grad_accum * batch_size * "
+            "data.seq_len, are counted in an int64");
+}
+
 TEST(Recipe, ModelNeedsPathOrArch) {
   EXPECT_EQ(load_error("tokenizer: {path: t.model}\ndata: {train: {path: x.txt}}\n"),
             "recipe r.yaml has 1 problem:\n"

@@ -40,18 +40,28 @@ struct ModelConfig {
   }
 };
 
-// One inconsistency: the field it is reported on and a message that may name it,
-// e.g. {"num_key_value_heads", "num_attention_heads (8) must be a multiple of num_key_value_heads (3)"}.
+// One inconsistency: the field it is reported on, a message that may name it, and why the
+// limit exists where one was exceeded, e.g. {"num_key_value_heads", "num_attention_heads (8)
+// must be a multiple of num_key_value_heads (3)", ""} or {"vocab_size", "vocab_size must be
+// <= 2147483647, got 4294967296", "token ids are int32"}.
 struct ConfigProblem {
   std::string field;
   std::string message;
+  std::string why;
 };
 
-// Every inconsistency in `c`, in field order. With `vocab_from_tokenizer`, vocab_size 0
-// is accepted (the recipe's model.arch takes it from the tokenizer later).
+// Every inconsistency in `c`, in field order, including sizes beyond config/size_limits.h.
+// With `vocab_from_tokenizer`, vocab_size 0 is accepted (the recipe's model.arch takes it
+// from the tokenizer later).
 std::vector<ConfigProblem> config_problems(const ModelConfig& c, bool vocab_from_tokenizer = false);
 
-// Throws a Usage error naming the first inconsistent field (heads dividing, etc.).
+// Parameters of one decoder layer and of the whole model (embeddings, layers, final norm, LM
+// head unless tied), as HF counts them. In double, so that absurd sizes do not wrap around.
+double layer_parameter_count(const ModelConfig& c);
+double parameter_count(const ModelConfig& c);
+
+// Throws a Usage error naming the first inconsistent field (heads dividing, sizes, etc.):
+// "model config: <message>[; <why>]".
 void validate(const ModelConfig& c);
 
 }  // namespace ptune

@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <limits>
 
 #include <spdlog/fmt/fmt.h>
+
+#include "ptune/config/size_limits.h"
 
 namespace ptune {
 namespace {
@@ -45,7 +48,13 @@ class Checker {
   void required(const std::string& path, const std::string& v, const char* what) {
     if (v.empty()) p_.add(path, fmt::format("required: {}", what));
   }
-  void add(const std::string& path, const std::string& message) { p_.add(path, message); }
+  // v <= hi, where `why` says what sets the limit: "must be <= 10, got 11 (r.yaml:3); why".
+  void at_most(const std::string& path, int64_t v, int64_t hi, const std::string& why) {
+    if (v > hi) p_.add(path, fmt::format("must be <= {}, got {}", hi, v), why);
+  }
+  void add(const std::string& path, const std::string& message, const std::string& hint = "") {
+    p_.add(path, message, hint);
+  }
 
  private:
   Problems& p_;
@@ -59,7 +68,7 @@ void check_model(Checker& c, const Recipe& r) {
     // "vocab_size must be > 0, got -1" reads "model.arch.vocab_size: must be > 0, got -1".
     std::string msg = p.message;
     if (msg.rfind(p.field + " ", 0) == 0) msg = msg.substr(p.field.size() + 1);
-    c.add("model.arch." + p.field, msg);
+    c.add("model.arch." + p.field, msg, p.why);
   }
   const auto& rs = r.model.arch.rope_scaling;
   c.one_of("model.arch.rope_scaling.type", rs.type, {"default", "linear", "dynamic", "llama3", "yarn"});
@@ -150,6 +159,53 @@ void check_training(Checker& c, const Recipe& r) {
   c.one_of("output.dtype", r.output.dtype, {"fp32", "fp16", "bf16"}, /*empty_ok=*/true);
 }
 
+// Sizes beyond what ptune can index (config/size_limits.h; model.arch is checked with the
+// model config). Each is checked once its lower bound above holds, so a value gets one problem.
+void check_sizes(Checker& c, const Recipe& r) {
+  c.at_most("tokenizer.vocab_size", r.tokenizer.vocab_size, kMaxVocab, kMaxVocabWhy);
+  const int64_t seq = r.data.seq_len;
+  c.at_most("data.seq_len", seq, kMaxPositions, kMaxPositionsWhy);
+  const bool seq_ok = seq > 1 && seq <= kMaxPositions;
+
+  const auto& m = r.method;
+  c.at_most("method.lora.r", m.lora.r, kMaxGemmDim, kMaxGemmDimWhy);
+  c.at_most("method.adapter.bottleneck", m.adapter.bottleneck, kMaxGemmDim, kMaxGemmDimWhy);
+  c.at_most("method.prefix.projection_hidden", m.prefix.projection_hidden, kMaxGemmDim, kMaxGemmDimWhy);
+  if (m.type == "prefix" && seq_ok)  // virtual tokens take positions [0, P), the sequence [P, P + seq_len)
+    c.at_most("method.prefix.virtual_tokens", m.prefix.virtual_tokens, kMaxPositions - seq,
+              fmt::format("the sequence's data.seq_len ({}) positions follow the virtual tokens', and {}",
+                          seq, kMaxPositionsWhy));
+  else
+    c.at_most("method.prefix.virtual_tokens", m.prefix.virtual_tokens, kMaxPositions, kMaxPositionsWhy);
+  // Head k predicts the token k + 1 places ahead: in a window of seq_len targets, heads
+  // k >= seq_len have none.
+  if (r.mtp.style != "none" && seq_ok && r.mtp.heads > 0)
+    c.at_most("mtp.heads", r.mtp.heads, seq - 1,
+              fmt::format("head k predicts the token k + 1 places ahead, which a window of "
+                          "data.seq_len ({}) tokens holds only for k < {}",
+                          seq, seq));
+
+  const auto& t = r.train;
+  if (seq_ok && t.batch_size > 0) {
+    const int64_t max_batch = kMaxGemmDim / seq;
+    c.at_most("train.batch_size", t.batch_size, max_batch,
+              fmt::format("batch_size * data.seq_len ({}) tokens are the rows of every projection's "
+                          "GEMM, which BLAS counts in a 32-bit int",
+                          seq));
+    if (t.batch_size <= max_batch && t.grad_accum > 0 && t.steps > 0) {
+      const int64_t batch_tokens = t.batch_size * seq;
+      const std::string counted =
+          "tokens seen, steps * grad_accum * batch_size * data.seq_len, are counted in an int64";
+      if (saturating_mul(t.grad_accum, batch_tokens) == kMaxCount)
+        c.at_most("train.grad_accum", t.grad_accum, kMaxCount / batch_tokens, counted);
+      else
+        c.at_most("train.steps", t.steps, kMaxCount / (t.grad_accum * batch_tokens), counted);
+    }
+  }
+  // apply_threads takes an int: a larger value would wrap around (to 0 = all cores, say).
+  c.at_most("train.threads", t.threads, std::numeric_limits<int>::max(), "the thread count is an int");
+}
+
 }  // namespace
 
 void check_recipe(const Recipe& r, Problems& problems) {
@@ -159,6 +215,7 @@ void check_recipe(const Recipe& r, Problems& problems) {
   check_method(c, r);
   check_precision(c, r);
   check_training(c, r);
+  check_sizes(c, r);
 }
 
 }  // namespace ptune

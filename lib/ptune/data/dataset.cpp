@@ -10,6 +10,7 @@
 #include <iostream>
 #include <limits>
 
+#include "ptune/config/size_limits.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
 #include "ptune/data/tokenizer.h"
@@ -227,6 +228,8 @@ Dataset Dataset::load(const DataSource& src, const Tokenizer* tok, int64_t seq_l
                       const std::string& key) {
   if (src.path.empty()) usage_error("{}.path: no data file given", key);
   if (seq_len < 1) usage_error("data.seq_len: must be >= 1, got {}", seq_len);
+  if (seq_len > kMaxPositions)
+    usage_error("data.seq_len: must be <= {}, got {}; {}", kMaxPositions, seq_len, kMaxPositionsWhy);
   const bool needs_tok = src.format == "text" || src.format == "instruct";
   if (needs_tok && tok == nullptr)
     usage_error("{}: format '{}' needs a tokenizer", key, src.format);

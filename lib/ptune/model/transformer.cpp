@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "ptune/config/size_limits.h"
 #include "ptune/core/error.h"
 #include "ptune/model/transformer.h"
 
@@ -40,6 +41,9 @@ std::pair<torch::Tensor, torch::Tensor> TransformerImpl::rope(int64_t pos_offset
                                                               torch::ScalarType dtype,
                                                               torch::Device device) {
   if (pos_offset < 0) usage_error("forward: pos_offset must be >= 0, got {}", pos_offset);
+  if (pos_offset + T > kMaxPositions)
+    usage_error("forward: pos_offset + tokens must be <= {}, got {}; {}", kMaxPositions, pos_offset + T,
+                kMaxPositionsWhy);
   if (pos_offset + T > cos_.size(0)) {
     // Longer than max_position_embeddings: extend (doubling) rather than fail.
     std::tie(cos_, sin_) = rope_tables(config_, std::max(pos_offset + T, 2 * cos_.size(0)));

@@ -18,6 +18,12 @@ std::shared_ptr<Method> method_for_adapter(const std::string& dir, const Adapter
   const std::string where = dir + "/" + kAdapterConfigFile;
   if (c.peft_type == "LORA") {
     LoraAdapter a = read_lora_adapter(dir);
+    // The modules are built with the config's r: check it against the file first, so that a
+    // wrong (or absurd) r is this message, not a model of that size.
+    for (const auto& [path, m] : a.modules)
+      if (m.A.defined() && m.A.dim() == 2 && m.A.size(0) != c.r)
+        usage_error("{}: r is {}, but adapter key '{}' has shape {} (rank {})", where, c.r, m.key_A,
+                    c10::str(m.A.sizes()), m.A.size(0));
     LoraConfig lc;
     lc.r = c.r;
     lc.alpha = c.lora_alpha;

@@ -10,11 +10,13 @@
 #include <chrono>
 #include <memory>
 
+#include "ptune/config/size_limits.h"
 #include "ptune/core/context.h"
 #include "ptune/core/error.h"
 #include "ptune/peft/method.h"
 #include "ptune/precision/autocast.h"
 #include "ptune/precision/precision.h"
+#include "ptune/train/memory_estimate.h"
 #include "ptune/train/optimizer.h"
 
 namespace ptune {
@@ -31,9 +33,22 @@ double train_step_flops(const ModelConfig& c, int64_t batch, int64_t seq, bool f
 
 BenchResult run_bench(const BenchOptions& o) {
   using Clock = std::chrono::steady_clock;
+  validate(o.arch);
+  if (o.steps <= 0) usage_error("bench: --steps must be > 0, got {}", o.steps);
+  if (o.warmup < 0) usage_error("bench: --warmup must be >= 0, got {}", o.warmup);
+  if (o.batch_size <= 0) usage_error("bench: --batch must be > 0, got {}", o.batch_size);
+  if (o.seq_len <= 0 || o.seq_len > kMaxPositions)
+    usage_error("bench: --seq must be in [1, {}], got {}; {}", kMaxPositions, o.seq_len, kMaxPositionsWhy);
+  if (o.batch_size > kMaxGemmDim / o.seq_len)
+    usage_error("bench: --batch must be <= {}, got {}; --batch * --seq ({}) tokens are the rows of every "
+                "projection's GEMM, which BLAS counts in a 32-bit int",
+                kMaxGemmDim / o.seq_len, o.batch_size, o.seq_len);
   const int threads = apply_threads(o.threads);
   torch::manual_seed(0);
   const torch::Device device = resolve_device(o.device);
+  check_memory(training_memory(o.arch, o.method, MtpConfig(), o.batch_size, o.seq_len, 1,
+                               o.precision.dtype),
+               device, "bench", "lower --batch, --seq or the model's sizes");
   auto method = make_method(o.method, o.arch);
   Transformer model(o.arch, method->builder());
   method->attach(model);

@@ -27,6 +27,7 @@
 #include "ptune/peft/method.h"
 #include "ptune/precision/precision.h"
 #include "ptune/train/lr_schedule.h"
+#include "ptune/train/memory_estimate.h"
 #include "ptune/train/metrics.h"
 #include "ptune/train/optimizer.h"
 #include "ptune/train/run_setup.h"
@@ -75,6 +76,11 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   torch::manual_seed(r.train.seed);
   Tokenizer tok = prepare_tokenizer(r.tokenizer);
   ModelConfig cfg = resolve_model_config(r.model, tok);
+  check_memory(training_memory(cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len, r.train.grad_accum,
+                               r.precision.dtype),
+               device, "train",
+               "lower train.batch_size, data.seq_len or train.grad_accum, train fewer parameters "
+               "(method.type: lora), or use a smaller model");
 
   auto method = make_method(r.method, cfg);
   const std::string export_mode = resolve_export(*method, r.output.export_);  // before training
