@@ -146,7 +146,7 @@ TEST(Cli, TokenizerEncodeDecodeRoundTripThroughPipes) {
 
 TEST(Cli, TokenizerTrainWritesModel) {
   TempDir t;
-  auto r = run_ptune("-q tokenizer train --input " + tiny_assets() + "/train.txt --vocab-size 300 --out " +
+  auto r = run_ptune("-q tokenizer train --input " + tiny_assets() + "/train.txt --vocab-size 400 --out " +
                      (t / "tok.model"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(t / "tok.model"));
