@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
   libsentencepiece-dev libgtest-dev
   python3-torch python3-numpy               # PyTorch reference for parity tests and bench
+  python3-sentencepiece                     # Python SentencePiece reference for the tokenizer tests
   wordnet-base                              # the real data (WordNet 3.0)
   jq                                        # JSON in scripts (bench_generate.sh)
 )
