@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "ptune/core/error.h"
@@ -273,6 +274,27 @@ TEST_F(DataTest, TokenizerMatchesPythonAndFallsBackToEosPad) {
   std::string ids;
   for (int32_t id : t.encode(text)) ids += (ids.empty() ? "" : " ") + std::to_string(id);
   EXPECT_EQ(ids + "\n", r.out);
+}
+
+// Python's sentencepiece reads a ptune-trained model as ptune does: the same ids for the
+// awkward texts, and the text back from them.
+TEST_F(DataTest, TokenizerEncodesAsPythonDoes) {
+  write_text(*dir_ / "texts.json", nlohmann::json(awkward_texts()).dump());
+  write_text(*dir_ / "encode.py",
+             "import json, sys, sentencepiece as spm\n"
+             "sp = spm.SentencePieceProcessor(model_file=sys.argv[1])\n"
+             "for text in json.load(open(sys.argv[2], encoding='utf-8')):\n"
+             "    ids = sp.encode(text)\n"
+             "    print(' '.join(map(str, ids)), sp.decode(ids) == text)\n");
+  auto r = test::run_shell(std::string(PTUNE_PYTHON) + " " + *dir_ / "encode.py" + " " +
+                           *dir_ / "tok.model" + " " + *dir_ / "texts.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string expect;
+  for (const auto& text : awkward_texts()) {
+    for (int32_t id : tok_->encode(text)) expect += std::to_string(id) + " ";
+    expect += "True\n";
+  }
+  EXPECT_EQ(r.out, expect);
 }
 
 // The SentencePiece module is dlopen()ed with RTLD_DEEPBIND: it would see uninitialised
