@@ -230,7 +230,7 @@ void train_tokenizer(const TokenizerTrainOptions& o) {
   PTUNE_INFO("training a {} tokenizer (vocab {}) on '{}'", o.model_type, o.vocab_size, o.input);
   std::string err;
   if (!sp_module().train(&args, &err)) {
-    // "Vocabulary size is smaller than required_chars. 300 vs 332. ..." (SentencePiece 0.1.9x)
+    // SentencePiece says "Vocabulary size is smaller than required_chars. 300 vs 332. ..."
     std::smatch m;
     if (std::regex_search(err, m, std::regex(R"(smaller than required_chars\. (\d+) vs (\d+))"))) {
       const int64_t need = std::stoll(m[2].str());
