@@ -35,7 +35,7 @@ const std::string& tiny_assets() {
     TokenizerTrainOptions o;
     o.input = dir / "train.txt";
     o.out = dir / "tok.model";
-    o.vocab_size = 320;
+    o.vocab_size = kTinyVocab;
     train_tokenizer(o);
     ready = true;
   }

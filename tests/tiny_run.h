@@ -27,7 +27,12 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
 // max_abs_diff relative to the largest |b|.
 double max_rel_diff(const torch::Tensor& a, const torch::Tensor& b);
 
-// Directory holding tok.model, train.txt and eval.txt (created on first use, then reused).
+// The tiny tokenizer's vocabulary: 4 special and 256 byte pieces, then ~70 characters and
+// ~240 learned pieces.
+constexpr int64_t kTinyVocab = 576;
+
+// Directory holding tok.model (kTinyVocab pieces), train.txt and eval.txt (created on first
+// use, then reused).
 const std::string& tiny_assets();
 
 // Recipe YAML for a tiny full fine-tune writing to `out_dir`. `extra` is appended (YAML

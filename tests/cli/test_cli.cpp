@@ -178,10 +178,46 @@ TEST(Cli, TokenizerEncodeDecodeRoundTripThroughPipes) {
 
 TEST(Cli, TokenizerTrainWritesModel) {
   TempDir t;
-  auto r = run_ptune("-q tokenizer train --input " + tiny_assets() + "/train.txt --vocab-size 300 --out " +
+  auto r = run_ptune("-q tokenizer train --input " + tiny_assets() + "/train.txt --vocab-size 400 --out " +
                      (t / "tok.model"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(t / "tok.model"));
+}
+
+// By default text comes back exactly (LLaMA's settings); the flags switch back to
+// SentencePiece's own defaults; a vocabulary too small for the byte pieces exits 2.
+TEST(Cli, TokenizerTrainFlags) {
+  TempDir t;
+  auto train = [&](const std::string& name, const std::string& flags) {
+    return run_ptune("-q tokenizer train --input " + tiny_assets() + "/train.txt --out " + (t / name) +
+                     " " + flags);
+  };
+  auto round_trip = [&](const std::string& name, const std::string& text) {
+    auto enc = run_ptune("tokenizer encode --model " + (t / name), text);
+    EXPECT_EQ(enc.exit_code, 0) << enc.err;
+    auto dec = run_ptune("tokenizer decode --model " + (t / name), enc.out);
+    EXPECT_EQ(dec.exit_code, 0) << dec.err;
+    return dec.out;
+  };
+  const std::string text = "x  y\t`z`  \xF0\x9F\x98\x80 \xEF\xAC\x81\n";  // U+1F600, U+FB01
+  auto r = train("llama.model", "--vocab-size 400");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(round_trip("llama.model", text), text);
+  r = train("nfkc.model",
+            "--vocab-size 200 --normalization nmt_nfkc --no-byte-fallback --remove-extra-whitespaces "
+            "--no-split-digits --no-dummy-prefix --no-whitespace-only-pieces "
+            "--no-split-by-unicode-script --character-coverage 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(round_trip("nfkc.model", "x  y \xEF\xAC\x81\n"), "x y fi\n");
+
+  r = train("small.model", "--vocab-size 300");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "vocab_size 300 is too small for this corpus; expected at least 332"))
+      << r.err;
+  EXPECT_FALSE(fs::exists(t / "small.model"));
+  r = train("bad.model", "--normalization nfd");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "normalization must be one of identity, nmt_nfkc")) << r.err;
 }
 
 // Every bench mode scripts/bench.sh and docs/precision.md use runs and reports one JSON line.

@@ -20,7 +20,7 @@ using namespace ptune::test;
 namespace {
 
 ModelConfig tiny_config(int64_t hidden = 32, int64_t layers = 2) {
-  ModelConfig c = tiny_model_config(320);
+  ModelConfig c = tiny_model_config(kTinyVocab);
   c.hidden_size = hidden;
   c.num_hidden_layers = layers;
   return c;

@@ -8,11 +8,13 @@
 #include <fstream>
 #include <iostream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "ptune/core/error.h"
 #include "ptune/data/dataset.h"
 #include "ptune/data/tokenizer.h"
+#include "ptune/train/run_setup.h"
 #include "test_util.h"
 
 namespace ptune {
@@ -23,7 +25,8 @@ using test::write_text;
 using V = std::vector<int32_t>;
 constexpr int32_t X = static_cast<int32_t>(kIgnoreIndex);
 
-// A tiny tokenizer trained once for the whole suite (vocab 300 on WordNet glosses).
+// A tiny tokenizer trained once for the whole suite (vocab 400 on WordNet glosses: 4 special
+// pieces, 256 byte pieces, ~70 characters, the rest learned).
 class DataTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -40,7 +43,7 @@ class DataTest : public ::testing::Test {
     TokenizerTrainOptions o;
     o.input = *dir_ / "corpus.txt";
     o.out = *dir_ / "tok.model";
-    o.vocab_size = 300;
+    o.vocab_size = 400;
     o.threads = 2;
     train_tokenizer(o);
     tok_ = new Tokenizer(Tokenizer::load(o.out));
@@ -72,7 +75,7 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 TEST_F(DataTest, TokenizerIdsAndRoundTrip) {
-  EXPECT_EQ(tok_->vocab_size(), 300);
+  EXPECT_EQ(tok_->vocab_size(), 400);
   EXPECT_EQ(tok_->bos_id(), 1);
   EXPECT_EQ(tok_->eos_id(), 2);
   EXPECT_EQ(tok_->pad_id(), 3);
@@ -82,6 +85,174 @@ TEST_F(DataTest, TokenizerIdsAndRoundTrip) {
   ASSERT_FALSE(ids.empty());
   for (int32_t id : ids) EXPECT_GT(id, 3);  // no specials added by encode
   EXPECT_EQ(tok_->decode(ids), text);
+}
+
+// Text that SentencePiece's own defaults change or lose (nmt_nfkc normalization, no byte
+// fallback, extra whitespace removed) and that LLaMA's settings keep byte for byte, with no
+// unk (id 0): control characters, runs of spaces, characters absent from the corpus.
+const std::vector<std::string>& awkward_texts() {
+  static const std::vector<std::string> texts = {
+      "line one\nline two\n",
+      "\n",
+      "a\tb\t\tc",
+      "x  y",
+      "   three leading spaces",
+      "two trailing spaces  ",
+      " ",
+      "run `ptune train` then ```code```",
+      "if (x) {\n    return y;\n}",
+      "emoji \xF0\x9F\x98\x80 and \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD",  // U+1F600; U+1F44D U+1F3FD
+      "\xE6\xBC\xA2\xE5\xAD\x97 \xE3\x81\x8B\xE3\x81\xAA",           // CJK: 漢字 かな
+      "caf\xC3\xA9 (NFC)",                                               // é as U+00E9
+      "cafe\xCC\x81 (NFD)",                                              // e + U+0301
+      "\xEF\xAC\x81le \xEF\xBC\xA1\xEF\xBC\x91",                          // U+FB01 ligature, full-width A1
+      "\xC2\xA0nbsp\xE2\x80\x8Bzwsp\x7F",                               // U+00A0, U+200B, DEL
+      "digits 1234567890, 3.14159",
+  };
+  return texts;
+}
+
+std::string show(const std::string& text) {  // for failure messages: control characters visible
+  std::string out;
+  for (unsigned char c : text)
+    out += c < 0x20 || c == 0x7F ? fmt::format("\\x{:02X}", c) : std::string(1, c);
+  return "'" + out + "'";
+}
+
+TEST_F(DataTest, TokenizerRoundTripsAnyUtf8TextWithoutUnk) {
+  for (const auto& text : awkward_texts()) {
+    const auto ids = tok_->encode(text);
+    EXPECT_EQ(tok_->decode(ids), text) << show(text);
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), 0) << show(text) << " has unk ids";
+  }
+  EXPECT_EQ(tok_->decode(tok_->encode("")), "");
+}
+
+// The pieces of a trained model, by id, from the .vocab beside it ("piece\tscore" lines).
+std::vector<std::string> vocab_pieces(const std::string& vocab_path) {
+  std::ifstream in(vocab_path);
+  std::vector<std::string> pieces;
+  for (std::string line; std::getline(in, line);) pieces.push_back(line.substr(0, line.find('\t')));
+  return pieces;
+}
+
+// With byte fallback a character the corpus never had becomes its UTF-8 bytes, the pieces
+// <0x00>..<0xFF> at ids 4..259 (after unk, bos, eos, pad), which is how llama.cpp reads them.
+TEST_F(DataTest, TokenizerUnseenCharactersBecomeBytePieces) {
+  const auto pieces = vocab_pieces(*dir_ / "tok.vocab");
+  ASSERT_EQ(pieces.size(), 400u);
+  EXPECT_EQ((std::vector<std::string>(pieces.begin(), pieces.begin() + 4)),
+            (std::vector<std::string>{"<unk>", "<s>", "</s>", "<pad>"}));
+  for (int b = 0; b < 256; ++b) EXPECT_EQ(pieces[4 + b], fmt::format("<0x{:02X}>", b));
+  auto byte_ids = [](const std::string& s) {
+    V ids;
+    for (unsigned char c : s) ids.push_back(4 + c);
+    return ids;
+  };
+  for (const std::string ch : {"\n", "\t", "`", "\xF0\x9F\x98\x80", "\xE6\xBC\xA2", "\xC3\xA9"}) {
+    const auto ids = tok_->encode("a" + ch + "b");
+    const auto bytes = byte_ids(ch);
+    EXPECT_NE(std::search(ids.begin(), ids.end(), bytes.begin(), bytes.end()), ids.end())
+        << show(ch) << " is not encoded as its bytes";
+  }
+}
+
+// Identity normalization and kept whitespace: the forms NFKC (SentencePiece's default) would
+// fold together stay distinct.
+TEST_F(DataTest, TokenizerKeepsTextAsWritten) {
+  auto differ = [&](const std::string& a, const std::string& b) {
+    EXPECT_NE(tok_->encode(a), tok_->encode(b)) << show(a) << " and " << show(b) << " encode alike";
+  };
+  differ("\xEF\xAC\x81", "fi");          // U+FB01 ligature
+  differ("\xEF\xBC\xA1", "A");           // full-width A
+  differ("cafe\xCC\x81", "caf\xC3\xA9");  // NFD and NFC é
+  differ("x  y", "x y");
+  differ(" x", "x");
+  differ("x ", "x");
+  // The dummy prefix: a text starts with a word piece, "\u2581water", as after a space.
+  const auto pieces = vocab_pieces(*dir_ / "tok.vocab");
+  EXPECT_EQ(pieces.at(tok_->encode("water").front()).rfind("\xE2\x96\x81", 0), 0u);
+}
+
+// The most digits any piece of `t.encode(text)` holds.
+int64_t max_digits_per_piece(const Tokenizer& t, const std::string& text) {
+  int64_t most = 0;
+  for (int32_t id : t.encode(text)) {
+    const std::string piece = t.decode({id});
+    most = std::max<int64_t>(most, std::count_if(piece.begin(), piece.end(),
+                                                 [](char c) { return c >= '0' && c <= '9'; }));
+  }
+  return most;
+}
+
+// Every LLaMA setting can be switched back to SentencePiece's own default. The corpus repeats
+// two numbers so often that without split_digits they become pieces of their own.
+TEST_F(DataTest, TokenizerTrainOptionsReachSentencePiece) {
+  std::string corpus = test::read_text(*dir_ / "head.txt");
+  for (int i = 0; i < 200; ++i) corpus += "in 2024 and 1999\n";
+  write_text(*dir_ / "numbers.txt", corpus);
+  TokenizerTrainOptions o;
+  o.input = *dir_ / "numbers.txt";
+  o.out = *dir_ / "digits.model";
+  o.vocab_size = 400;
+  train_tokenizer(o);
+  EXPECT_EQ(max_digits_per_piece(Tokenizer::load(o.out), "in 2024 and 1999"), 1);
+
+  o.out = *dir_ / "nfkc.model";
+  o.vocab_size = 200;
+  o.normalization = "nmt_nfkc";
+  o.byte_fallback = false;
+  o.remove_extra_whitespaces = true;
+  o.split_digits = false;
+  o.character_coverage = 1.0;
+  train_tokenizer(o);
+  auto t = Tokenizer::load(o.out);
+  EXPECT_EQ(t.decode(t.encode("  x  y  ")), "x y");
+  EXPECT_EQ(t.encode("\xEF\xAC\x81"), t.encode("fi"));
+  EXPECT_EQ(t.encode("\xF0\x9F\x98\x80").back(), 0);  // unk
+  EXPECT_EQ(vocab_pieces(*dir_ / "nfkc.vocab")[4].rfind("<0x", 0), std::string::npos);
+  EXPECT_GT(max_digits_per_piece(t, "in 2024 and 1999"), 1);
+  o.normalization = "nfd";
+  EXPECT_EQ(error_of([&] { train_tokenizer(o); }),
+            "tokenizer training: normalization must be one of identity, nmt_nfkc, nfkc, "
+            "nmt_nfkc_cf, nfkc_cf, got 'nfd'");
+}
+
+// With byte fallback the vocabulary must hold the 256 byte pieces, the 4 special ones and one
+// piece per character of the corpus: a usage error naming the value and the minimum.
+TEST_F(DataTest, TokenizerVocabTooSmallForByteFallback) {
+  TokenizerTrainOptions o;
+  o.input = *dir_ / "corpus.txt";
+  o.out = *dir_ / "small.model";
+  o.vocab_size = 260;
+  EXPECT_EQ(error_of([&] { train_tokenizer(o); }),
+            "tokenizer training: vocab_size 260 is too small; expected at least 261 (4 special "
+            "pieces, 256 byte pieces for byte fallback and at least one piece per character of "
+            "the corpus)");
+  o.vocab_size = 300;
+  EXPECT_EQ(error_of([&] { train_tokenizer(o); }),
+            "tokenizer training on '" + o.input + "': vocab_size 300 is too small for this corpus; "
+            "expected at least 332 (4 special pieces, 256 byte pieces for byte fallback and 72 "
+            "characters at character_coverage 0.99995); raise vocab_size or lower "
+            "character_coverage");
+  EXPECT_FALSE(test::exists(o.out));
+  o.vocab_size = 332;
+  train_tokenizer(o);
+  EXPECT_EQ(Tokenizer::load(o.out).vocab_size(), 332);
+}
+
+// A recipe's tokenizer.train_from goes through the same options: LLaMA's settings.
+TEST_F(DataTest, RecipeTrainedTokenizerKeepsTextAsWritten) {
+  TokenizerConfig c;
+  c.path = *dir_ / "recipe/tok.model";  // prepare_tokenizer creates recipe/
+  c.vocab_size = 400;
+  c.train_from = *dir_ / "head.txt";
+  Tokenizer t = prepare_tokenizer(c);
+  for (const auto& text : awkward_texts()) {
+    const auto ids = t.encode(text);
+    EXPECT_EQ(t.decode(ids), text) << show(text);
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), 0) << show(text) << " has unk ids";
+  }
 }
 
 // A model from Python's sentencepiece (SentencePiece's default ids: no pad piece) loads, pads
@@ -103,6 +274,27 @@ TEST_F(DataTest, TokenizerMatchesPythonAndFallsBackToEosPad) {
   std::string ids;
   for (int32_t id : t.encode(text)) ids += (ids.empty() ? "" : " ") + std::to_string(id);
   EXPECT_EQ(ids + "\n", r.out);
+}
+
+// Python's sentencepiece reads a ptune-trained model as ptune does: the same ids for the
+// awkward texts, and the text back from them.
+TEST_F(DataTest, TokenizerEncodesAsPythonDoes) {
+  write_text(*dir_ / "texts.json", nlohmann::json(awkward_texts()).dump());
+  write_text(*dir_ / "encode.py",
+             "import json, sys, sentencepiece as spm\n"
+             "sp = spm.SentencePieceProcessor(model_file=sys.argv[1])\n"
+             "for text in json.load(open(sys.argv[2], encoding='utf-8')):\n"
+             "    ids = sp.encode(text)\n"
+             "    print(' '.join(map(str, ids)), sp.decode(ids) == text)\n");
+  auto r = test::run_shell(std::string(PTUNE_PYTHON) + " " + *dir_ / "encode.py" + " " +
+                           *dir_ / "tok.model" + " " + *dir_ / "texts.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string expect;
+  for (const auto& text : awkward_texts()) {
+    for (int32_t id : tok_->encode(text)) expect += std::to_string(id) + " ";
+    expect += "True\n";
+  }
+  EXPECT_EQ(r.out, expect);
 }
 
 // The SentencePiece module is dlopen()ed with RTLD_DEEPBIND: it would see uninitialised
@@ -147,11 +339,11 @@ TEST_F(DataTest, TokenizerTrainsFromStdinAndReportsFailure) {
   TokenizerTrainOptions o;
   o.input = "-";
   o.out = *dir_ / "stdin.model";
-  o.vocab_size = 200;
+  o.vocab_size = 360;
   o.model_type = "unigram";
   with_stdin(*dir_ / "head.txt", [&] { train_tokenizer(o); });
   auto t = Tokenizer::load(o.out);
-  EXPECT_EQ(t.vocab_size(), 200);
+  EXPECT_EQ(t.vocab_size(), 360);
   EXPECT_EQ(t.decode(t.encode("a large body of water")), "a large body of water");
   EXPECT_EQ(t.pad_id(), 3);
   // Only the .model and .vocab remain: the spooled stdin and temporaries are gone.

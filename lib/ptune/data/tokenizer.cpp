@@ -1,5 +1,6 @@
 // SentencePiece tokenizer: loading, encode/decode, special ids, and training a new model.
-// Trained models use LLaMA's ids (unk=0, bos=1, eos=2) plus pad=3. SentencePiece itself is
+// Trained models use LLaMA's ids (unk=0, bos=1, eos=2) plus pad=3, and LLaMA's training
+// settings by default (identity normalization, byte fallback). SentencePiece itself is
 // reached through libptune_sentencepiece.so (see sentencepiece_module.h for why it must be
 // dlopen()ed rather than linked).
 #include "ptune/data/tokenizer.h"
@@ -8,10 +9,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <thread>
 #include <unordered_map>
 
@@ -138,14 +141,39 @@ void fsync_file(const std::string& path) {
   ::close(fd);
 }
 
+const char* const kNormalizations[] = {"identity", "nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf"};
+
+const char* flag(bool b) { return b ? "true" : "false"; }
+
+// Pieces a trained model holds before any learned one: unk, bos, eos, pad, and with byte
+// fallback the 256 byte pieces <0x00>..<0xFF>.
+constexpr int64_t kSpecialPieces = 4;
+int64_t reserved_pieces(const TokenizerTrainOptions& o) {
+  return kSpecialPieces + (o.byte_fallback ? 256 : 0);
+}
+
+std::string reserved_pieces_text(const TokenizerTrainOptions& o) {
+  return fmt::format("{} special pieces{}", kSpecialPieces,
+                     o.byte_fallback ? ", 256 byte pieces for byte fallback" : "");
+}
+
 }  // namespace
 
 void train_tokenizer(const TokenizerTrainOptions& o) {
   if (o.input.empty()) usage_error("tokenizer training: no input corpus given");
   if (o.out.empty()) usage_error("tokenizer training: no output path given");
-  if (o.vocab_size < 8) usage_error("tokenizer training: vocab_size must be >= 8, got {}", o.vocab_size);
+  // SentencePiece also needs a piece per character it keeps; that minimum depends on the corpus
+  // and is reported after it is read (below).
+  if (o.vocab_size <= reserved_pieces(o))
+    usage_error("tokenizer training: vocab_size {} is too small; expected at least {} ({} and at "
+                "least one piece per character of the corpus)",
+                o.vocab_size, reserved_pieces(o) + 1, reserved_pieces_text(o));
   if (o.model_type != "bpe" && o.model_type != "unigram")
     usage_error("tokenizer training: model_type must be bpe or unigram, got '{}'", o.model_type);
+  if (std::find(std::begin(kNormalizations), std::end(kNormalizations), o.normalization) ==
+      std::end(kNormalizations))
+    usage_error("tokenizer training: normalization must be one of {}, got '{}'",
+                fmt::join(kNormalizations, ", "), o.normalization);
   if (!(o.character_coverage > 0.0 && o.character_coverage <= 1.0))
     usage_error("tokenizer training: character_coverage must be in (0, 1], got {}",
                 o.character_coverage);
@@ -184,6 +212,13 @@ void train_tokenizer(const TokenizerTrainOptions& o) {
       {"vocab_size", std::to_string(o.vocab_size)},
       {"character_coverage", fmt::format("{}", o.character_coverage)},
       {"input_sentence_size", std::to_string(o.max_sentences)},
+      {"normalization_rule_name", o.normalization},
+      {"byte_fallback", flag(o.byte_fallback)},
+      {"remove_extra_whitespaces", flag(o.remove_extra_whitespaces)},
+      {"add_dummy_prefix", flag(o.add_dummy_prefix)},
+      {"split_digits", flag(o.split_digits)},
+      {"allow_whitespace_only_pieces", flag(o.allow_whitespace_only_pieces)},
+      {"split_by_unicode_script", flag(o.split_by_unicode_script)},
       {"shuffle_input_sentence", "true"},
       {"num_threads", std::to_string(threads)},
       {"unk_id", "0"},
@@ -194,8 +229,19 @@ void train_tokenizer(const TokenizerTrainOptions& o) {
   };
   PTUNE_INFO("training a {} tokenizer (vocab {}) on '{}'", o.model_type, o.vocab_size, o.input);
   std::string err;
-  if (!sp_module().train(&args, &err))
+  if (!sp_module().train(&args, &err)) {
+    // SentencePiece says "Vocabulary size is smaller than required_chars. 300 vs 332. ..."
+    std::smatch m;
+    if (std::regex_search(err, m, std::regex(R"(smaller than required_chars\. (\d+) vs (\d+))"))) {
+      const int64_t need = std::stoll(m[2].str());
+      usage_error("tokenizer training on '{}': vocab_size {} is too small for this corpus; expected "
+                  "at least {} ({} and {} characters at character_coverage {}); raise vocab_size "
+                  "or lower character_coverage",
+                  o.input, o.vocab_size, need, reserved_pieces_text(o), need - reserved_pieces(o),
+                  o.character_coverage);
+    }
     usage_error("tokenizer training on '{}' failed: {}", o.input, err);
+  }
 
   fsync_file(tmp_prefix + ".vocab");
   fsync_file(tmp_prefix + ".model");
