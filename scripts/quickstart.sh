@@ -34,7 +34,8 @@ fi
 $ptune eval --config configs/lora.yaml >out/lora/eval_adapter.json
 $ptune eval --model out/lora/merged --data data/wordnet/instruct_eval.jsonl --format instruct \
   --seq-len 128 >out/lora/eval_merged.json
-echo "Define the word \"harbor\" (noun)." | $ptune generate --model out/lora/merged --max-new-tokens 24 \
+# The prompt as the instruct data formats it (data.train.template "{prompt}\n"): newline included.
+$ptune generate --model out/lora/merged --prompt $'Define the word "harbor" (noun).\n' --max-new-tokens 24 \
   >out/lora/sample.txt || true
 
 echo
