@@ -41,6 +41,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr double kProgressEveryS = 30;  // longest silence on stderr between step lines
+
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -186,6 +188,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   model->train();
   const auto run_start = Clock::now();
   auto window_start = Clock::now();
+  auto last_line = Clock::now();  // the last step line on stderr: one at least every 30 s
   int64_t window_tokens = 0;
   const int64_t first_step = state.step;
   const std::string blas = openblas_core();
@@ -272,6 +275,15 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
                    format_duration(per_step * (last - state.step)));
       window_start = Clock::now();
       window_tokens = 0;
+      if (log_now) last_line = Clock::now();
+    } else if (seconds_since(last_line) >= kProgressEveryS) {
+      // A slow model with a large log_every would show nothing for minutes: a progress line
+      // (stderr only; metrics.jsonl keeps its log_every records).
+      const double per_step = seconds_since(run_start) / (state.step - first_step);
+      PTUNE_INFO("step {}/{} | loss {:.4f} | {:.0f} tok/s | eta {}", state.step, total, loss_sum,
+                 window_tokens / std::max(1e-9, seconds_since(window_start)),
+                 format_duration(per_step * (last - state.step)));
+      last_line = Clock::now();
     }
     const bool save_now = (r.train.save_every > 0 && state.step % r.train.save_every == 0) ||
                           (state.step == last && last < total);
