@@ -17,6 +17,7 @@
 #include <set>
 
 #include "ptune/core/error.h"
+#include "ptune/peft/lora.h"
 
 namespace ptune {
 
@@ -28,22 +29,24 @@ double rope_table_bytes(const ModelConfig& c) {
   return 8.0 * static_cast<double>(c.max_position_embeddings) * c.resolved_head_dim();
 }
 
-// LoRA A (r, in) and B (out, r) on every targeted projection of every targeted layer.
+// LoRA A (r, in) and B (out, r) on every projection LoraMethod::targets picks, in every
+// targeted layer.
 double lora_params(const ModelConfig& c, const LoraConfig& lc) {
   const double d = c.hidden_size, I = c.intermediate_size, hd = c.resolved_head_dim();
   const double q = c.num_attention_heads * hd, kv = c.num_key_value_heads * hd;
   struct Proj {
-    const char* name;
+    const char* path;  // in layer 0
     double in, out;
   };
-  const Proj projs[] = {{"q_proj", d, q},      {"k_proj", d, kv},   {"v_proj", d, kv}, {"o_proj", q, d},
-                        {"gate_proj", d, I}, {"up_proj", d, I}, {"down_proj", I, d}};
+  const Proj projs[] = {{"self_attn.q_proj", d, q}, {"self_attn.k_proj", d, kv}, {"self_attn.v_proj", d, kv},
+                        {"self_attn.o_proj", q, d}, {"mlp.gate_proj", d, I},     {"mlp.up_proj", d, I},
+                        {"mlp.down_proj", I, d}};
+  LoraConfig any_layer = lc;  // the layer filter is counted below, without a loop over layers
+  any_layer.layers.clear();
+  const LoraMethod lora(any_layer);
   double per_layer = 0;
-  for (const Proj& p : projs) {
-    const bool hit = std::any_of(lc.targets.begin(), lc.targets.end(),
-                                 [&](const std::string& t) { return t == p.name || t == "all-linear"; });
-    if (hit) per_layer += static_cast<double>(lc.r) * (p.in + p.out);
-  }
+  for (const Proj& p : projs)
+    if (lora.targets(std::string("model.layers.0.") + p.path)) per_layer += static_cast<double>(lc.r) * (p.in + p.out);
   double layers = static_cast<double>(c.num_hidden_layers);
   if (!lc.layers.empty()) {
     std::set<int64_t> in_model;
