@@ -48,12 +48,15 @@ void write_text(const std::string& path, const std::string& text) {
   f << text;
 }
 
-bool exists(const std::string& path) { return fs::exists(path); }
+bool exists(const std::string& path) {
+  return fs::exists(path);
+}
 
 RunResult run_shell(const std::string& cmd, const std::string& stdin_text) {
   TempDir tmp;
   write_text(tmp / "stdin", stdin_text);
-  std::string full = "(" + cmd + ") <" + tmp / "stdin" + " >" + tmp / "stdout" + " 2>" + tmp / "stderr";
+  std::string full =
+      "(" + cmd + ") <" + tmp / "stdin" + " >" + tmp / "stdout" + " 2>" + tmp / "stderr";
   int status = std::system(full.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -29,7 +29,8 @@ const std::string& tiny_assets() {
     std::ifstream in(std::string(PTUNE_SOURCE_DIR) + "/data/wordnet/corpus_train.txt");
     std::ostringstream train, eval;
     std::string line;
-    for (int i = 0; i < 1200 && std::getline(in, line); ++i) (i % 10 == 9 ? eval : train) << line << "\n";
+    for (int i = 0; i < 1200 && std::getline(in, line); ++i)
+      (i % 10 == 9 ? eval : train) << line << "\n";
     write_text(dir / "train.txt", train.str());
     write_text(dir / "eval.txt", eval.str());
     TokenizerTrainOptions o;

@@ -3,8 +3,8 @@
 // model that trains in about a second; the tests' model configs and tensor comparisons.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -10,7 +10,8 @@ namespace ptune::cli {
 
 void add_bench(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<BenchOptions>();
-  auto* cmd = app.add_subcommand("bench", "benchmark training steps of a model shape (JSON on stdout)");
+  auto* cmd =
+      app.add_subcommand("bench", "benchmark training steps of a model shape (JSON on stdout)");
   o->arch.vocab_size = 4096;
   o->arch.hidden_size = 256;
   o->arch.intermediate_size = 688;
@@ -20,7 +21,8 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
   o->arch.max_position_embeddings = 0;
   cmd->add_option("--vocab", o->arch.vocab_size)->capture_default_str();
   cmd->add_option("--hidden", o->arch.hidden_size)->capture_default_str();
-  cmd->add_option("--intermediate", o->arch.intermediate_size, "0 = LLaMA's 8/3 * hidden rounded to 64");
+  cmd->add_option("--intermediate", o->arch.intermediate_size,
+                  "0 = LLaMA's 8/3 * hidden rounded to 64");
   cmd->add_option("--layers", o->arch.num_hidden_layers)->capture_default_str();
   cmd->add_option("--heads", o->arch.num_attention_heads)->capture_default_str();
   cmd->add_option("--kv-heads", o->arch.num_key_value_heads, "0 = heads");
@@ -32,12 +34,15 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--method", o->method.type, "full | lora")->capture_default_str();
   cmd->add_option("--lora-r", o->method.lora.r)->capture_default_str();
   cmd->add_option("--dtype", o->precision.dtype,
-                  "compute dtype: auto | fp32 | bf16 | fp16 (fp16 with loss scaling; auto: bf16 where native)")
+                  "compute dtype: auto | fp32 | bf16 | fp16 (fp16 with loss scaling; auto: bf16 "
+                  "where native)")
       ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}))
       ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
-  cmd->add_option("--profile", o->profile, "write a Chrome trace (chrome://tracing) of the timed steps to FILE");
-  cmd->add_flag("--autocast", o->autocast, "bf16 through LibTorch CPU autocast instead of explicit casts");
+  cmd->add_option("--profile", o->profile,
+                  "write a Chrome trace (chrome://tracing) of the timed steps to FILE");
+  cmd->add_flag("--autocast", o->autocast,
+                "bf16 through LibTorch CPU autocast instead of explicit casts");
   cmd->callback([o, &g] {
     start(g);
     ModelConfig& a = o->arch;

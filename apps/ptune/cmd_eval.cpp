@@ -26,8 +26,11 @@ namespace ptune::cli {
 namespace {
 
 MetricRecord to_record(const EvalResult& e) {
-  return {{"loss", e.loss}, {"perplexity", e.perplexity}, {"accuracy", e.accuracy},
-          {"tokens", e.tokens}, {"examples", e.examples}};
+  return {{"loss", e.loss},
+          {"perplexity", e.perplexity},
+          {"accuracy", e.accuracy},
+          {"tokens", e.tokens},
+          {"examples", e.examples}};
 }
 
 }  // namespace
@@ -40,7 +43,8 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
     bool per_example = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("eval", "loss, perplexity and accuracy of a model on data (JSON on stdout)");
+  auto* cmd = app.add_subcommand(
+      "eval", "loss, perplexity and accuracy of a model on data (JSON on stdout)");
   cmd->add_option("-m,--model", o->model, "checkpoint dir (config.json + model.safetensors)");
   cmd->add_option("--adapter", o->adapter,
                   "adapter dir to apply without merging (LoRA, prefix, bottleneck); --model is "
@@ -49,10 +53,12 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--format", o->format, "text | instruct | tokens")
       ->check(CLI::IsMember({"text", "instruct", "tokens"}))
       ->capture_default_str();
-  cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (default: MODEL/tokenizer.model)");
+  cmd->add_option("--tokenizer", o->tokenizer,
+                  "SentencePiece model (default: MODEL/tokenizer.model)");
   cmd->add_option("-c,--config", o->config, "take data.eval and output.dir/final from this recipe");
   cmd->add_option("--set", o->overrides, "recipe override, with --config");
-  cmd->add_option("--seq-len", o->seq_len, "tokens per sequence (default: recipe's, else max_position_embeddings)");
+  cmd->add_option("--seq-len", o->seq_len,
+                  "tokens per sequence (default: recipe's, else max_position_embeddings)");
   cmd->add_option("--batch-size", o->batch_size, "sequences per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -108,7 +114,8 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
     auto method = pm.method;
     EvalResult e = evaluate(
         [&](const torch::Tensor& ids) {
-          return method ? model->forward(ids, method->forward_args(ids.size(0))) : model->forward(ids);
+          return method ? model->forward(ids, method->forward_args(ids.size(0)))
+                        : model->forward(ids);
         },
         data, tok.pad_id(), eo);
     PTUNE_INFO("eval {}: loss {:.4f}, perplexity {:.2f}, accuracy {:.4f} over {} tokens", src.path,
@@ -123,8 +130,8 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
       for (const HeadEval& h : evaluate_heads(model, *heads, data, tok.pad_id(), eo, args)) {
         rec[fmt::format("mtp_loss_{}", h.head)] = h.loss;
         rec[fmt::format("mtp_accuracy_{}", h.head)] = h.accuracy;
-        PTUNE_INFO("MTP head {} (token t+{}): loss {:.4f}, accuracy {:.4f}", h.head, h.head + 1, h.loss,
-                   h.accuracy);
+        PTUNE_INFO("MTP head {} (token t+{}): loss {:.4f}, accuracy {:.4f}", h.head, h.head + 1,
+                   h.loss, h.accuracy);
       }
     }
     std::cout << metric_json(rec) << "\n";

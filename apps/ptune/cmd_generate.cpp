@@ -1,5 +1,5 @@
-// ptune generate --model DIR [--adapter DIR] [--prompt TEXT] [--speculative mtp] ...: KV-cache decoding
-// (greedy at temperature 0, else temperature/top-k/top-p sampling with --seed), optionally
+// ptune generate --model DIR [--adapter DIR] [--prompt TEXT] [--speculative mtp] ...: KV-cache
+// decoding (greedy at temperature 0, else temperature/top-k/top-p sampling with --seed), optionally
 // speculative with the model's MTP heads. Without --prompt: one prompt per stdin line, one
 // completion per stdout line (or one JSON record per line with --format jsonl). Stats go to
 // stderr.
@@ -28,16 +28,21 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
     int64_t threads = 0;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("generate", "generate text from a model (KV cache; MTP speculative decoding)");
-  cmd->add_option("-m,--model", o->model,
-                  "checkpoint dir (config.json + model.safetensors [+ mtp_heads]); with --adapter, the "
-                  "base (default: the adapter's base_model_name_or_path)");
-  cmd->add_option("--adapter", o->adapter,
-                  "adapter dir to apply without merging (LoRA, prefix, bottleneck: adapter_config.json + "
-                  "adapter_model.safetensors [+ mtp_heads])");
-  auto* prompt = cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: one prompt per stdin line)");
-  cmd->add_option("--tokenizer", o->tokenizer,
-                  "SentencePiece model (default: ADAPTER/tokenizer.model, else MODEL/tokenizer.model)");
+  auto* cmd = app.add_subcommand("generate",
+                                 "generate text from a model (KV cache; MTP speculative decoding)");
+  cmd->add_option(
+      "-m,--model", o->model,
+      "checkpoint dir (config.json + model.safetensors [+ mtp_heads]); with --adapter, the "
+      "base (default: the adapter's base_model_name_or_path)");
+  cmd->add_option(
+      "--adapter", o->adapter,
+      "adapter dir to apply without merging (LoRA, prefix, bottleneck: adapter_config.json + "
+      "adapter_model.safetensors [+ mtp_heads])");
+  auto* prompt =
+      cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: one prompt per stdin line)");
+  cmd->add_option(
+      "--tokenizer", o->tokenizer,
+      "SentencePiece model (default: ADAPTER/tokenizer.model, else MODEL/tokenizer.model)");
   cmd->add_option("--format", o->format, "text | jsonl (records with text, tokens, stats)")
       ->check(CLI::IsMember({"text", "jsonl"}))
       ->capture_default_str();
@@ -62,28 +67,32 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
     start(g);
     apply_threads(static_cast<int>(o->threads));
     if (o->gen.sampling.top_p <= 0) usage_error("generate: --top-p must be in (0, 1], got 0");
-    if (o->model.empty() && o->adapter.empty()) usage_error("generate: pass --model DIR (and/or --adapter DIR)");
+    if (o->model.empty() && o->adapter.empty())
+      usage_error("generate: pass --model DIR (and/or --adapter DIR)");
     if (o->gen.max_new_tokens > kMaxPositions)
-      usage_error("generate: --max-new-tokens must be <= {}, got {}; {}", kMaxPositions, o->gen.max_new_tokens,
-                  kMaxPositionsWhy);
+      usage_error("generate: --max-new-tokens must be <= {}, got {}; {}", kMaxPositions,
+                  o->gen.max_new_tokens, kMaxPositionsWhy);
     const std::string& adapter = o->adapter;
     LoadedModel loaded = load_model("generate", o->model, adapter, o->tokenizer);
     const std::string& model_dir = loaded.model_dir;
     const Tokenizer& tok = loaded.tok;
     const PeftModel& pm = loaded.pm;
     Transformer model = pm.model;
-    check_memory(inference_memory(model->config(), 1, 1, o->gen.max_new_tokens), torch::kCPU, "generate",
-                 "lower --max-new-tokens");
+    check_memory(inference_memory(model->config(), 1, 1, o->gen.max_new_tokens), torch::kCPU,
+                 "generate", "lower --max-new-tokens");
     torch::NoGradGuard no_grad;
-    const ForwardArgs method_args = pm.method ? pm.method->forward_args(1) : ForwardArgs{};  // prefix
+    const ForwardArgs method_args =
+        pm.method ? pm.method->forward_args(1) : ForwardArgs{};  // prefix
     MtpHeads heads;
     if (o->speculative == "mtp") {
       // Heads saved beside the adapter (a PEFT run with an mtp: section) or with the weights.
-      const std::string heads_dir = !adapter.empty() && has_mtp_heads(adapter) ? adapter : model_dir;
+      const std::string heads_dir =
+          !adapter.empty() && has_mtp_heads(adapter) ? adapter : model_dir;
       if (!has_mtp_heads(heads_dir))
-        usage_error("generate: --speculative mtp needs MTP heads, but '{}' has no mtp_heads.safetensors "
-                    "+ mtp_config.json (train with an mtp: recipe section)",
-                    heads_dir);
+        usage_error(
+            "generate: --speculative mtp needs MTP heads, but '{}' has no mtp_heads.safetensors "
+            "+ mtp_config.json (train with an mtp: recipe section)",
+            heads_dir);
       heads = load_mtp_heads(heads_dir, model).second;
       PTUNE_INFO("speculative decoding with {} {} MTP heads", heads->n_heads(), heads->style());
     }
@@ -118,10 +127,10 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
         std::cout << completion << "\n" << std::flush;
       }
       const auto& s = r.stats;
-      PTUNE_INFO("{} tokens in {:.3f}s ({:.1f} tok/s, {} forward passes){}", s.new_tokens, s.seconds,
-                 s.tokens_per_s, s.forward_passes,
-                 heads ? fmt::format(", acceptance {:.3f}, mean accepted length {:.2f}", s.acceptance_rate,
-                                     s.mean_accepted_length)
+      PTUNE_INFO("{} tokens in {:.3f}s ({:.1f} tok/s, {} forward passes){}", s.new_tokens,
+                 s.seconds, s.tokens_per_s, s.forward_passes,
+                 heads ? fmt::format(", acceptance {:.3f}, mean accepted length {:.2f}",
+                                     s.acceptance_rate, s.mean_accepted_length)
                        : "");
       total.new_tokens += s.new_tokens;
       total.seconds += s.seconds;
@@ -138,8 +147,8 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
     }
     if (n_prompts > 1) {
       finish_stats(total);
-      PTUNE_INFO("total: {} prompts, {} tokens in {:.3f}s ({:.1f} tok/s){}", n_prompts, total.new_tokens,
-                 total.seconds, total.tokens_per_s,
+      PTUNE_INFO("total: {} prompts, {} tokens in {:.3f}s ({:.1f} tok/s){}", n_prompts,
+                 total.new_tokens, total.seconds, total.tokens_per_s,
                  heads ? fmt::format(", acceptance {:.3f}, mean accepted length {:.2f}",
                                      total.acceptance_rate, total.mean_accepted_length)
                        : "");

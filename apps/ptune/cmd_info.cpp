@@ -18,8 +18,10 @@ void add_info(CLI::App& app, const GlobalOptions& g) {
   auto dir = std::make_shared<std::string>();
   auto adapter = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  auto* cmd = app.add_subcommand("info", "architecture, parameter counts and dtype of a checkpoint");
-  cmd->add_option("-m,--model", *dir, "checkpoint dir (with --adapter: the base; default: the "
+  auto* cmd =
+      app.add_subcommand("info", "architecture, parameter counts and dtype of a checkpoint");
+  cmd->add_option("-m,--model", *dir,
+                  "checkpoint dir (with --adapter: the base; default: the "
                   "adapter's base_model_name_or_path)");
   cmd->add_option("--adapter", *adapter, "adapter dir: count its parameters as the trainable ones");
   cmd->add_flag("--json", *json, "one JSON object instead of text");
@@ -40,7 +42,8 @@ void add_info(CLI::App& app, const GlobalOptions& g) {
       }
     }
     if (base.empty()) usage_error("info: pass --model DIR");
-    if (!std::filesystem::is_directory(base)) usage_error("info: model '{}' is not a directory", base);
+    if (!std::filesystem::is_directory(base))
+      usage_error("info: model '{}' is not a directory", base);
     const ModelConfig c = read_checkpoint_config(base);
     const CheckpointWeights w = CheckpointWeights::open(base);
     int64_t total = 0;
@@ -80,13 +83,14 @@ void add_info(CLI::App& app, const GlobalOptions& g) {
       return;
     }
     std::cout << "model:       " << base << "\n";
-    if (!adapter->empty()) std::cout << "adapter:     " << *adapter << " (" << ac.peft_type << ")\n";
-    std::cout
-              << "arch:        LlamaForCausalLM, " << c.num_hidden_layers << " layers, hidden "
+    if (!adapter->empty())
+      std::cout << "adapter:     " << *adapter << " (" << ac.peft_type << ")\n";
+    std::cout << "arch:        LlamaForCausalLM, " << c.num_hidden_layers << " layers, hidden "
               << c.hidden_size << ", ffn " << c.intermediate_size << ", heads "
               << c.num_attention_heads << " (kv " << c.num_key_value_heads << ", head_dim "
               << c.resolved_head_dim() << ")\n"
-              << "vocab:       " << c.vocab_size << (c.tie_word_embeddings ? " (tied head)" : "") << "\n"
+              << "vocab:       " << c.vocab_size << (c.tie_word_embeddings ? " (tied head)" : "")
+              << "\n"
               << "positions:   " << c.max_position_embeddings << ", rope_theta " << c.rope_theta
               << (c.rope_scaling.type != "default" ? ", rope_scaling " + c.rope_scaling.type : "")
               << "\n"

@@ -8,9 +8,12 @@ namespace ptune::cli {
 
 void add_merge_lora(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<MergeLoraOptions>();
-  auto* cmd = app.add_subcommand("merge-lora", "fold a PEFT LoRA adapter into its base model (W + scale * B A)");
-  cmd->add_option("--base", o->base, "base checkpoint dir (config.json + model.safetensors)")->required();
-  cmd->add_option("--adapter", o->adapter, "adapter dir (adapter_config.json + adapter_model.safetensors)")
+  auto* cmd = app.add_subcommand("merge-lora",
+                                 "fold a PEFT LoRA adapter into its base model (W + scale * B A)");
+  cmd->add_option("--base", o->base, "base checkpoint dir (config.json + model.safetensors)")
+      ->required();
+  cmd->add_option("--adapter", o->adapter,
+                  "adapter dir (adapter_config.json + adapter_model.safetensors)")
       ->required();
   cmd->add_option("--out", o->out, "output checkpoint dir (written atomically)")->required();
   cmd->add_option("--dtype", o->dtype, "fp32 | fp16 | bf16 (default: the base's dtype)")

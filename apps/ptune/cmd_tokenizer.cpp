@@ -15,24 +15,29 @@ void add_tokenizer(CLI::App& app, const GlobalOptions& g) {
   cmd->require_subcommand(1);
 
   auto t = std::make_shared<TokenizerTrainOptions>();
-  auto* train = cmd->add_subcommand("train", "train a tokenizer on a text corpus (one sentence per line)");
+  auto* train =
+      cmd->add_subcommand("train", "train a tokenizer on a text corpus (one sentence per line)");
   train->add_option("-i,--input", t->input, "corpus file ('-' = stdin)")->required();
-  train->add_option("--vocab-size", t->vocab_size,
-                    "vocabulary size, the 4 special and 256 byte pieces included")
+  train
+      ->add_option("--vocab-size", t->vocab_size,
+                   "vocabulary size, the 4 special and 256 byte pieces included")
       ->capture_default_str();
   train->add_option("-o,--out", t->out, "output .model path")->required();
   train->add_option("--model-type", t->model_type, "bpe | unigram")
       ->check(CLI::IsMember({"bpe", "unigram"}))
       ->capture_default_str();
   // The defaults are LLaMA's SentencePiece settings (see TokenizerTrainOptions).
-  train->add_option("--normalization", t->normalization,
-                    "identity | nmt_nfkc | nfkc | nmt_nfkc_cf | nfkc_cf (identity: text as written)")
+  train
+      ->add_option("--normalization", t->normalization,
+                   "identity | nmt_nfkc | nfkc | nmt_nfkc_cf | nfkc_cf (identity: text as written)")
       ->capture_default_str();
-  train->add_option("--character-coverage", t->character_coverage,
-                    "share of the corpus's characters that get a piece; the rest become byte pieces")
+  train
+      ->add_option("--character-coverage", t->character_coverage,
+                   "share of the corpus's characters that get a piece; the rest become byte pieces")
       ->capture_default_str();
-  train->add_flag("--byte-fallback,!--no-byte-fallback", t->byte_fallback,
-                  "characters outside the vocabulary become UTF-8 byte pieces, not unk (default: on)");
+  train->add_flag(
+      "--byte-fallback,!--no-byte-fallback", t->byte_fallback,
+      "characters outside the vocabulary become UTF-8 byte pieces, not unk (default: on)");
   train->add_flag("--remove-extra-whitespaces,!--no-remove-extra-whitespaces",
                   t->remove_extra_whitespaces,
                   "strip leading/trailing spaces and collapse runs of spaces (default: off)");
@@ -41,7 +46,8 @@ void add_tokenizer(CLI::App& app, const GlobalOptions& g) {
   train->add_flag("--split-digits,!--no-split-digits", t->split_digits,
                   "every digit a piece of its own (default: on)");
   train->add_flag("--whitespace-only-pieces,!--no-whitespace-only-pieces",
-                  t->allow_whitespace_only_pieces, "allow pieces made of spaces only (default: on)");
+                  t->allow_whitespace_only_pieces,
+                  "allow pieces made of spaces only (default: on)");
   train->add_flag("--split-by-unicode-script,!--no-split-by-unicode-script",
                   t->split_by_unicode_script, "no piece spans two scripts (default: on)");
   train->callback([t, &g] {

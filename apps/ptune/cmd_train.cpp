@@ -19,8 +19,10 @@ void add_train(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("train", "train or fine-tune from a YAML recipe");
   cmd->add_option("-c,--config", o->config, "recipe YAML ('-' = stdin)")->required();
-  cmd->add_option("--set", o->overrides, "override a recipe value: --set optim.lr=1e-4 (repeatable)");
-  cmd->add_flag("--dry-run", o->dry_run, "validate and print the resolved recipe as YAML, then exit");
+  cmd->add_option("--set", o->overrides,
+                  "override a recipe value: --set optim.lr=1e-4 (repeatable)");
+  cmd->add_flag("--dry-run", o->dry_run,
+                "validate and print the resolved recipe as YAML, then exit");
   cmd->add_flag("--resume", o->resume, "continue from the newest checkpoint in output.dir");
   cmd->add_option("--stop-at", o->stop_at,
                   "stop after this step, saving a checkpoint (continue later with --resume)");
@@ -36,7 +38,8 @@ void add_train(CLI::App& app, const GlobalOptions& g) {
     to.stop_at = o->stop_at;
     TrainSummary s = run_training(r, to);
     // The one result line on stdout: where the model went and the last losses.
-    MetricRecord rec{{"step", s.step}, {"output", s.final_dir.empty() ? r.output.dir : s.final_dir}};
+    MetricRecord rec{{"step", s.step},
+                     {"output", s.final_dir.empty() ? r.output.dir : s.final_dir}};
     if (s.train_loss >= 0) rec["train_loss"] = s.train_loss;
     if (s.eval_loss >= 0) rec["eval_loss"] = s.eval_loss;
     std::cout << metric_json(rec) << "\n";

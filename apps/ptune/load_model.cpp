@@ -25,8 +25,10 @@ LoadedModel load_model(const std::string& command, const std::string& model_dir_
   if (std::filesystem::exists(model_dir + "/config.json"))
     check_memory(inference_memory(read_checkpoint_config(model_dir)), torch::kCPU, command,
                  "the model alone does not fit");
-  if (!adapter.empty()) m.pm = load_with_adapter(model_dir, adapter);
-  else m.pm.model = load_pretrained(model_dir);
+  if (!adapter.empty())
+    m.pm = load_with_adapter(model_dir, adapter);
+  else
+    m.pm.model = load_pretrained(model_dir);
   m.pm.model->eval();
   return m;
 }

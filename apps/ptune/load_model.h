@@ -13,7 +13,7 @@ namespace ptune::cli {
 struct LoadedModel {
   std::string model_dir;  // the (base) checkpoint dir actually loaded
   Tokenizer tok;
-  PeftModel pm;           // pm.method is null without an adapter
+  PeftModel pm;  // pm.method is null without an adapter
 };
 
 // `command` prefixes the usage error when no tokenizer is found. One of model_dir and

@@ -14,7 +14,9 @@
 
 namespace ptune::cli {
 
-void start(const GlobalOptions& g) { setup_logging(g.log_level, g.quiet); }
+void start(const GlobalOptions& g) {
+  setup_logging(g.log_level, g.quiet);
+}
 
 }  // namespace ptune::cli
 
@@ -23,8 +25,9 @@ int main(int argc, char** argv) {
   ptune::reexec_with_fast_blas(argv);
   ptune::keep_freed_memory();
   CLI::App app{"ptune: fine-tune LLaMA-family models (full, LoRA, adapters, prefix, MTP)", "ptune"};
-  app.set_version_flag("--version", [] { return ptune::version_report(); },
-                       "print the version, the LibTorch build and the CPU capabilities");
+  app.set_version_flag(
+      "--version", [] { return ptune::version_report(); },
+      "print the version, the LibTorch build and the CPU capabilities");
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions g;
@@ -49,9 +52,10 @@ int main(int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     // Sizes are checked against the machine before the model and batches are allocated, so
     // this is memory the estimate did not foresee (or other processes took).
-    std::cerr << "error: out of memory: an allocation failed (std::bad_alloc); lower the batch size "
-                 "or sequence length (train.batch_size, data.seq_len; --batch-size, --seq-len), "
-                 "use a smaller model, or free memory on this machine\n";
+    std::cerr
+        << "error: out of memory: an allocation failed (std::bad_alloc); lower the batch size "
+           "or sequence length (train.batch_size, data.seq_len; --batch-size, --seq-len), "
+           "use a smaller model, or free memory on this machine\n";
     return 1;
   } catch (const c10::Error& e) {
     std::cerr << "error: " << e.what_without_backtrace() << "\n";

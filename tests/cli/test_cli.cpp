@@ -11,7 +11,9 @@ using namespace ptune::test;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -21,7 +23,8 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_TRUE(contains(v.out, "ptune 0.")) << v.out;
   auto h = run_ptune("--help");
   EXPECT_EQ(h.exit_code, 0);
-  for (const char* cmd : {"train", "eval", "tokenizer", "info"}) EXPECT_TRUE(contains(h.out, cmd)) << cmd;
+  for (const char* cmd : {"train", "eval", "tokenizer", "info"})
+    EXPECT_TRUE(contains(h.out, cmd)) << cmd;
 }
 
 // --version names the build and the CPU; PTUNE_CPU=avx2 makes the CPU look AVX2-only.
@@ -36,7 +39,9 @@ TEST(Cli, VersionShowsBuildAndCpuAndTheAvx2Switch) {
   EXPECT_TRUE(contains(forced.out, "bf16 emulated")) << forced.out;
   EXPECT_TRUE(contains(forced.out, "PTUNE_CPU=avx2")) << forced.out;
   EXPECT_FALSE(contains(forced.out, "avx512")) << forced.out;
-  auto bad = run_shell(std::string("PTUNE_CPU=sse9 ") + PTUNE_BINARY + " bench --steps 1 --warmup 0 --layers 1 --hidden 16 --heads 2 --vocab 32 --seq 4 --batch 1");
+  auto bad = run_shell(
+      std::string("PTUNE_CPU=sse9 ") + PTUNE_BINARY +
+      " bench --steps 1 --warmup 0 --layers 1 --hidden 16 --heads 2 --vocab 32 --seq 4 --batch 1");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_TRUE(contains(bad.err, "PTUNE_CPU: expected avx2 or native, got 'sse9'")) << bad.err;
 }
@@ -46,7 +51,8 @@ TEST(Cli, VersionShowsBuildAndCpuAndTheAvx2Switch) {
 TEST(Cli, DryRunShowsTheDtypeAutoResolvedTo) {
   TempDir t;
   write_text(t / "r.yaml", tiny_recipe(t / "run"));
-  const std::string args = " train --config " + (t / "r.yaml") + " --dry-run --set precision.dtype=auto";
+  const std::string args =
+      " train --config " + (t / "r.yaml") + " --dry-run --set precision.dtype=auto";
   auto r = run_ptune(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const bool native = contains(run_ptune("--version").out, "bf16 native");
@@ -85,7 +91,8 @@ TEST(Cli, RecipeTypoIsRejectedWithPathAndLine) {
 TEST(Cli, DryRunPrintsResolvedRecipeWithOverrides) {
   TempDir t;
   write_text(t / "r.yaml", tiny_recipe(t / "run"));
-  auto r = run_ptune("train --config " + (t / "r.yaml") + " --dry-run --set optim.lr=0.5 --set train.steps=7");
+  auto r = run_ptune("train --config " + (t / "r.yaml") +
+                     " --dry-run --set optim.lr=0.5 --set train.steps=7");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "lr: 0.5")) << r.out;
   EXPECT_TRUE(contains(r.out, "steps: 7")) << r.out;
@@ -125,7 +132,8 @@ TEST(Cli, TrainEvalInfoPipeline) {
   auto ev = run_ptune("eval --config " + (t / "r.yaml"));
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   auto j = nlohmann::json::parse(ev.out);
-  for (const char* k : {"loss", "perplexity", "accuracy", "tokens"}) EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"loss", "perplexity", "accuracy", "tokens"})
+    EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_NEAR(std::exp(j["loss"].get<double>()), j["perplexity"].get<double>(), 1e-6);
   EXPECT_GT(j["tokens"].get<int64_t>(), 0);
 
@@ -140,7 +148,8 @@ TEST(Cli, TrainEvalInfoPipeline) {
   ASSERT_EQ(per.exit_code, 0) << per.err;
   int64_t lines = 0, tokens = 0;
   std::istringstream in(per.out);
-  for (std::string line; std::getline(in, line); ++lines) tokens += nlohmann::json::parse(line)["tokens"].get<int64_t>();
+  for (std::string line; std::getline(in, line); ++lines)
+    tokens += nlohmann::json::parse(line)["tokens"].get<int64_t>();
   EXPECT_EQ(tokens, j["tokens"].get<int64_t>());
   EXPECT_EQ(lines, j["examples"].get<int64_t>());
 
@@ -159,7 +168,8 @@ TEST(Cli, CorruptCheckpointIsRuntimeErrorNamingTheFile) {
   const std::string st = t / "run/final/model.safetensors";
   std::string bytes = read_text(st);
   write_text(st, bytes.substr(0, bytes.size() / 2));
-  auto r = run_ptune("eval --model " + (t / "run/final") + " --data " + tiny_assets() + "/eval.txt");
+  auto r =
+      run_ptune("eval --model " + (t / "run/final") + " --data " + tiny_assets() + "/eval.txt");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.err, "model.safetensors")) << r.err;
 }
@@ -178,8 +188,8 @@ TEST(Cli, TokenizerEncodeDecodeRoundTripThroughPipes) {
 
 TEST(Cli, TokenizerTrainWritesModel) {
   TempDir t;
-  auto r = run_ptune("-q tokenizer train --input " + tiny_assets() + "/train.txt --vocab-size 400 --out " +
-                     (t / "tok.model"));
+  auto r = run_ptune("-q tokenizer train --input " + tiny_assets() +
+                     "/train.txt --vocab-size 400 --out " + (t / "tok.model"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(t / "tok.model"));
 }
@@ -189,8 +199,8 @@ TEST(Cli, TokenizerTrainWritesModel) {
 TEST(Cli, TokenizerTrainFlags) {
   TempDir t;
   auto train = [&](const std::string& name, const std::string& flags) {
-    return run_ptune("-q tokenizer train --input " + tiny_assets() + "/train.txt --out " + (t / name) +
-                     " " + flags);
+    return run_ptune("-q tokenizer train --input " + tiny_assets() + "/train.txt --out " +
+                     (t / name) + " " + flags);
   };
   auto round_trip = [&](const std::string& name, const std::string& text) {
     auto enc = run_ptune("tokenizer encode --model " + (t / name), text);
@@ -203,10 +213,11 @@ TEST(Cli, TokenizerTrainFlags) {
   auto r = train("llama.model", "--vocab-size 400");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(round_trip("llama.model", text), text);
-  r = train("nfkc.model",
-            "--vocab-size 200 --normalization nmt_nfkc --no-byte-fallback --remove-extra-whitespaces "
-            "--no-split-digits --no-dummy-prefix --no-whitespace-only-pieces "
-            "--no-split-by-unicode-script --character-coverage 1");
+  r = train(
+      "nfkc.model",
+      "--vocab-size 200 --normalization nmt_nfkc --no-byte-fallback --remove-extra-whitespaces "
+      "--no-split-digits --no-dummy-prefix --no-whitespace-only-pieces "
+      "--no-split-by-unicode-script --character-coverage 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(round_trip("nfkc.model", "x  y \xEF\xAC\x81\n"), "x y fi\n");
 
@@ -222,10 +233,11 @@ TEST(Cli, TokenizerTrainFlags) {
 
 // Every bench mode scripts/bench.sh and docs/precision.md use runs and reports one JSON line.
 TEST(Cli, BenchRunsEachPrecisionAndAutocast) {
-  const std::string shape = "--hidden 32 --intermediate 64 --layers 1 --heads 2 --vocab 64 --seq 16 "
-                            "--batch 2 --steps 1 --warmup 1";
-  for (const std::string mode : {"--dtype fp32", "--dtype bf16", "--dtype fp16", "--dtype bf16 --autocast",
-                                 "--dtype bf16 --method lora"}) {
+  const std::string shape =
+      "--hidden 32 --intermediate 64 --layers 1 --heads 2 --vocab 64 --seq 16 "
+      "--batch 2 --steps 1 --warmup 1";
+  for (const std::string mode : {"--dtype fp32", "--dtype bf16", "--dtype fp16",
+                                 "--dtype bf16 --autocast", "--dtype bf16 --method lora"}) {
     auto r = run_ptune("--quiet bench " + shape + " " + mode);
     ASSERT_EQ(r.exit_code, 0) << mode << ": " << r.err;
     const auto j = nlohmann::json::parse(r.out);
@@ -250,12 +262,16 @@ TEST(Cli, SizesThatCannotWorkAreErrorsNotBadAlloc) {
   TempDir t;
   const std::string recipe = tiny_recipe(t / "run");
   write_text(t / "r.yaml", recipe);
-  const std::string why = "; batch_size * data.seq_len (32) tokens are the rows of every projection's GEMM, "
-                          "which BLAS counts in a 32-bit int";
-  auto batch = run_ptune("train --config " + (t / "r.yaml") + " --set train.batch_size=1000000000000");
+  const std::string why =
+      "; batch_size * data.seq_len (32) tokens are the rows of every projection's GEMM, "
+      "which BLAS counts in a 32-bit int";
+  auto batch =
+      run_ptune("train --config " + (t / "r.yaml") + " --set train.batch_size=1000000000000");
   EXPECT_EQ(batch.exit_code, 2);
-  EXPECT_TRUE(contains(batch.err, "train.batch_size: must be <= 67108863, got 1000000000000 (--set "
-                                  "train.batch_size=1000000000000)" + why))
+  EXPECT_TRUE(contains(batch.err,
+                       "train.batch_size: must be <= 67108863, got 1000000000000 (--set "
+                       "train.batch_size=1000000000000)" +
+                           why))
       << batch.err;
   std::string in_file = recipe;
   in_file.replace(in_file.find("batch_size: 4"), 13, "batch_size: 1000000000000");
@@ -267,7 +283,8 @@ TEST(Cli, SizesThatCannotWorkAreErrorsNotBadAlloc) {
       << from_file.err;
 
   // hidden_size 10^6 (4 heads of 250000) is within every index limit, and about 30 TB of weights.
-  auto model = run_ptune("train --config " + (t / "r.yaml") + " --set model.arch.hidden_size=1000000");
+  auto model =
+      run_ptune("train --config " + (t / "r.yaml") + " --set model.arch.hidden_size=1000000");
   EXPECT_EQ(model.exit_code, 1);
   EXPECT_TRUE(contains(model.err, "error: train: needs about ")) << model.err;
   EXPECT_TRUE(contains(model.err, " GB, this machine has ")) << model.err;
@@ -277,12 +294,14 @@ TEST(Cli, SizesThatCannotWorkAreErrorsNotBadAlloc) {
 
   // The same model as a checkpoint's config.json: eval refuses before building it; a vocabulary
   // beyond int32 token ids is an error naming the file.
-  nlohmann::json cfg = {{"vocab_size", 320},        {"hidden_size", 1000000}, {"intermediate_size", 64},
-                        {"num_hidden_layers", 2},   {"num_attention_heads", 4}, {"num_key_value_heads", 2}};
+  nlohmann::json cfg = {{"vocab_size", 320},        {"hidden_size", 1000000},
+                        {"intermediate_size", 64},  {"num_hidden_layers", 2},
+                        {"num_attention_heads", 4}, {"num_key_value_heads", 2}};
   fs::create_directories(t / "ckpt");
   fs::copy_file(tiny_assets() + "/tok.model", t / "ckpt/tokenizer.model");
   write_text(t / "ckpt/config.json", cfg.dump());
-  const std::string eval = "eval --model " + (t / "ckpt") + " --data " + tiny_assets() + "/eval.txt";
+  const std::string eval =
+      "eval --model " + (t / "ckpt") + " --data " + tiny_assets() + "/eval.txt";
   auto eval_big = run_ptune(eval);
   EXPECT_EQ(eval_big.exit_code, 1);
   EXPECT_TRUE(contains(eval_big.err, "error: eval: needs about ")) << eval_big.err;
@@ -292,13 +311,15 @@ TEST(Cli, SizesThatCannotWorkAreErrorsNotBadAlloc) {
   write_text(t / "ckpt/config.json", cfg.dump());
   auto eval_vocab = run_ptune(eval);
   EXPECT_EQ(eval_vocab.exit_code, 2);
-  EXPECT_TRUE(contains(eval_vocab.err, (t / "ckpt/config.json") + ": model config: vocab_size must be <= "
-                                       "2147483647, got 4294967296; token ids are int32"))
+  EXPECT_TRUE(contains(eval_vocab.err, (t / "ckpt/config.json") +
+                                           ": model config: vocab_size must be <= "
+                                           "2147483647, got 4294967296; token ids are int32"))
       << eval_vocab.err;
 
   auto bench = run_ptune("bench --batch 1000000000000 --seq 16");
   EXPECT_EQ(bench.exit_code, 2);
-  EXPECT_TRUE(contains(bench.err, "bench: --batch must be <= 134217727, got 1000000000000")) << bench.err;
+  EXPECT_TRUE(contains(bench.err, "bench: --batch must be <= 134217727, got 1000000000000"))
+      << bench.err;
   auto bench_big = run_ptune("bench --hidden 1000000 --heads 4 --seq 16 --batch 1");
   EXPECT_EQ(bench_big.exit_code, 1);
   EXPECT_TRUE(contains(bench_big.err, "error: bench: needs about ")) << bench_big.err;

@@ -12,7 +12,9 @@ using namespace ptune::test;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 // A tiny model with 2 parallel heads, trained once per test binary.
 const std::string& tiny_mtp_model() {
@@ -32,10 +34,12 @@ const std::string& tiny_mtp_model() {
 
 TEST(CliGenerate, StdinPromptsGiveOneLineEachAndSpeculativeMatchesGreedy) {
   const std::string m = tiny_mtp_model();
-  auto plain = run_ptune("generate --model " + m + " --max-new-tokens 12 --format jsonl", "cat (noun)\ndog\n");
+  auto plain = run_ptune("generate --model " + m + " --max-new-tokens 12 --format jsonl",
+                         "cat (noun)\ndog\n");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
-  auto spec = run_ptune("generate --model " + m + " --max-new-tokens 12 --format jsonl --speculative mtp",
-                        "cat (noun)\ndog\n");
+  auto spec =
+      run_ptune("generate --model " + m + " --max-new-tokens 12 --format jsonl --speculative mtp",
+                "cat (noun)\ndog\n");
   ASSERT_EQ(spec.exit_code, 0) << spec.err;
   std::istringstream a(plain.out), b(spec.out);
   std::string la, lb;
@@ -59,7 +63,8 @@ TEST(CliGenerate, StdinPromptsGiveOneLineEachAndSpeculativeMatchesGreedy) {
 
 TEST(CliGenerate, SeededSamplingIsReproducible) {
   const std::string m = tiny_mtp_model();
-  const std::string args = "-q generate --model " + m + " --prompt cat --temperature 1 --top-k 20 --top-p 0.9 "
+  const std::string args = "-q generate --model " + m +
+                           " --prompt cat --temperature 1 --top-k 20 --top-p 0.9 "
                            "--max-new-tokens 16 --format jsonl --seed ";
   auto a = run_ptune(args + "3"), b = run_ptune(args + "3"), c = run_ptune(args + "4");
   ASSERT_EQ(a.exit_code, 0) << a.err;
@@ -77,14 +82,16 @@ TEST(CliGenerate, ErrorsAreNamed) {
   // A model dir without heads cannot draft.
   write_text(t / "r.yaml", tiny_recipe(t / "plain", 2));
   ASSERT_EQ(run_ptune("-q train --config " + (t / "r.yaml")).exit_code, 0);
-  auto nohead = run_ptune("generate --model " + (t / "plain/final") + " --speculative mtp --prompt x");
+  auto nohead =
+      run_ptune("generate --model " + (t / "plain/final") + " --speculative mtp --prompt x");
   EXPECT_EQ(nohead.exit_code, 2);
   EXPECT_TRUE(contains(nohead.err, "has no mtp_heads.safetensors")) << nohead.err;
 }
 
 TEST(CliEval, ReportsPerHeadLossAndAccuracy) {
   const std::string m = tiny_mtp_model();
-  auto r = run_ptune("-q eval --model " + m + " --data " + tiny_assets() + "/eval.txt --seq-len 32");
+  auto r =
+      run_ptune("-q eval --model " + m + " --data " + tiny_assets() + "/eval.txt --seq-len 32");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   for (const char* k : {"loss", "mtp_loss_1", "mtp_accuracy_1", "mtp_loss_2", "mtp_accuracy_2"})

@@ -27,7 +27,8 @@ ModelConfig tiny_config(int64_t hidden = 32, int64_t layers = 2) {
 }
 
 // A random base at `base` (with the tiny tokenizer) and a LoRA adapter for it at `adapter`.
-void make_base_and_adapter(const std::string& base, const std::string& adapter, const ModelConfig& c,
+void make_base_and_adapter(const std::string& base, const std::string& adapter,
+                           const ModelConfig& c,
                            std::vector<std::string> targets = {"q_proj", "v_proj"}) {
   torch::manual_seed(5);
   Transformer m0(c);
@@ -60,7 +61,8 @@ class MergeLora : public ::testing::Test {
  protected:
   void SetUp() override { make_base_and_adapter(base, adapter, tiny_config()); }
   RunResult merge(const std::string& extra = "") {
-    return run_ptune("--quiet merge-lora --base " + base + " --adapter " + adapter + " --out " + out + " " + extra);
+    return run_ptune("--quiet merge-lora --base " + base + " --adapter " + adapter + " --out " +
+                     out + " " + extra);
   }
   TempDir t;
   std::string base = t / "base", adapter = t / "adapter", out = t / "merged";
@@ -68,7 +70,8 @@ class MergeLora : public ::testing::Test {
 };
 
 double eval_loss(const std::string& args) {
-  RunResult r = run_ptune("--quiet eval " + args + " --data " + tiny_assets() + "/eval.txt --seq-len 32");
+  RunResult r =
+      run_ptune("--quiet eval " + args + " --data " + tiny_assets() + "/eval.txt --seq-len 32");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.exit_code == 0 ? nlohmann::json::parse(r.out)["loss"].get<double>() : -1;
 }
@@ -76,10 +79,12 @@ double eval_loss(const std::string& args) {
 }  // namespace
 
 TEST_F(MergeLora, MergesAndEvalMatchesTheUnmergedAdapter) {
-  const std::string before = read_text(adapter + "/" + kAdapterWeightsFile) + read_text(base + "/model.safetensors");
+  const std::string before =
+      read_text(adapter + "/" + kAdapterWeightsFile) + read_text(base + "/model.safetensors");
   RunResult r = merge("--dtype fp32");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(read_text(adapter + "/" + kAdapterWeightsFile) + read_text(base + "/model.safetensors"), before);
+  EXPECT_EQ(read_text(adapter + "/" + kAdapterWeightsFile) + read_text(base + "/model.safetensors"),
+            before);
   EXPECT_TRUE(exists(out + "/config.json") && exists(out + "/tokenizer.model"));
   const double merged = eval_loss("--model " + out);
   EXPECT_NEAR(eval_loss("--model " + base + " --adapter " + adapter), merged, 1e-5);
@@ -93,7 +98,8 @@ TEST_F(MergeLora, MergesAndEvalMatchesTheUnmergedAdapter) {
 TEST_F(MergeLora, GenerateWithTheAdapterEqualsTheMergedModel) {
   ASSERT_EQ(merge("--dtype fp32").exit_code, 0);
   auto tokens = [](const std::string& args) {
-    RunResult r = run_ptune("-q generate " + args + " --prompt \"the bank\" --max-new-tokens 12 --format jsonl");
+    RunResult r = run_ptune("-q generate " + args +
+                            " --prompt \"the bank\" --max-new-tokens 12 --format jsonl");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.exit_code == 0 ? nlohmann::json::parse(r.out)["tokens"] : nlohmann::json();
   };
@@ -128,7 +134,8 @@ TEST_F(MergeLora, RejectsAWrongShape) {
   make_base_and_adapter(t / "base48", adapter, tiny_config(48));
   RunResult r = merge();
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "error: adapter key '" + q0A + "' has shape [4, 48]; the base q_proj expects [r, 32]\n");
+  EXPECT_EQ(r.err, "error: adapter key '" + q0A +
+                       "' has shape [4, 48]; the base q_proj expects [r, 32]\n");
   EXPECT_FALSE(exists(out));
 }
 
@@ -136,9 +143,10 @@ TEST_F(MergeLora, RejectsAWrongBase) {
   make_base_and_adapter(t / "base3", adapter, tiny_config(32, 3));
   RunResult r = merge();
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "error: adapter key 'base_model.model.model.layers.2.self_attn.q_proj.lora_A.weight' "
-                   "names module 'model.layers.2.self_attn.q_proj', which the base '" + base +
-                   "' does not have\n");
+  EXPECT_EQ(r.err,
+            "error: adapter key 'base_model.model.model.layers.2.self_attn.q_proj.lora_A.weight' "
+            "names module 'model.layers.2.self_attn.q_proj', which the base '" +
+                base + "' does not have\n");
 }
 
 TEST_F(MergeLora, RejectsAMissingKey) {
@@ -148,16 +156,25 @@ TEST_F(MergeLora, RejectsAMissingKey) {
   });
   RunResult r = merge();
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "error: adapter is missing key '" + v1B +
-                       "' ('base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight' is present)\n");
+  EXPECT_EQ(
+      r.err,
+      "error: adapter is missing key '" + v1B +
+          "' ('base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight' is present)\n");
   // A whole targeted module missing.
   edit_adapter(adapter, [&](NamedTensors& t) {
-    t.erase(std::remove_if(t.begin(), t.end(), [&](auto& kv) { return kv.first.find("layers.1.self_attn.v_proj") != std::string::npos; }), t.end());
+    t.erase(std::remove_if(t.begin(), t.end(),
+                           [&](auto& kv) {
+                             return kv.first.find("layers.1.self_attn.v_proj") != std::string::npos;
+                           }),
+            t.end());
   });
   r = merge();
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "error: adapter is missing key 'base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight' "
-                   "(target_modules selects model.layers.1.self_attn.v_proj of the base '" + base + "')\n");
+  EXPECT_EQ(r.err,
+            "error: adapter is missing key "
+            "'base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight' "
+            "(target_modules selects model.layers.1.self_attn.v_proj of the base '" +
+                base + "')\n");
 }
 
 TEST_F(MergeLora, RejectsACorruptFileAndOverwritingAnInput) {
@@ -171,11 +188,13 @@ TEST_F(MergeLora, RejectsACorruptFileAndOverwritingAnInput) {
   write_text(adapter + "/adapter_config.json", "{\"peft_type\": \"LORA\", ");
   r = merge();
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.err.rfind("error: " + adapter + "/adapter_config.json: not valid JSON", 0), 0u) << r.err;
+  EXPECT_EQ(r.err.rfind("error: " + adapter + "/adapter_config.json: not valid JSON", 0), 0u)
+      << r.err;
   out = base;
   r = merge();
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "error: merge-lora: --out '" + base + "' is the input '" + base + "'; choose a new directory\n");
+  EXPECT_EQ(r.err, "error: merge-lora: --out '" + base + "' is the input '" + base +
+                       "'; choose a new directory\n");
 }
 
 TEST_F(MergeLora, InfoCountsAdapterParameters) {

@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "ptune/model/transformer.h"
 #include "test_util.h"
@@ -54,11 +54,12 @@ TEST(Bench, TrainingStepVsPyTorch) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
   };
   std::vector<std::array<double, 3>> times;  // forward, backward, optimizer (ms)
-  std::vector<double> cpu_ms;                 // process CPU time per step: less load-sensitive
+  std::vector<double> cpu_ms;                // process CPU time per step: less load-sensitive
   for (int64_t s = 0; s < warmup + steps; ++s) {
     const std::clock_t c0 = std::clock();
     auto t0 = Clock::now();
-    for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();  // set_to_none, as in Python
+    for (auto& p : m->parameters())
+      p.mutable_grad() = torch::Tensor();  // set_to_none, as in Python
     auto loss = lm_loss(m->forward(ids), targets);
     const double fwd = ms_since(t0);
     auto t1 = Clock::now();
@@ -75,14 +76,19 @@ TEST(Bench, TrainingStepVsPyTorch) {
   const auto cpp = steady.front();  // best step: the machine is shared, noise only adds
 
   test::TempDir dir;
-  nlohmann::json cfg = {{"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
+  nlohmann::json cfg = {{"vocab_size", c.vocab_size},
+                        {"hidden_size", c.hidden_size},
                         {"intermediate_size", c.intermediate_size},
                         {"num_hidden_layers", c.num_hidden_layers},
                         {"num_attention_heads", c.num_attention_heads},
                         {"num_key_value_heads", c.num_key_value_heads},
-                        {"rope_theta", c.rope_theta}, {"rms_norm_eps", c.rms_norm_eps},
-                        {"batch", B}, {"seq", T}, {"threads", threads},
-                        {"warmup", warmup}, {"steps", steps}};
+                        {"rope_theta", c.rope_theta},
+                        {"rms_norm_eps", c.rms_norm_eps},
+                        {"batch", B},
+                        {"seq", T},
+                        {"threads", threads},
+                        {"warmup", warmup},
+                        {"steps", steps}};
   test::write_text(dir / "bench.json", cfg.dump());
   auto r = test::run_shell(std::string(PTUNE_PYTHON) + " " + PTUNE_SOURCE_DIR +
                            "/tests/parity/llama_ref.py bench " + (dir / "bench.json"));

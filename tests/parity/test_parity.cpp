@@ -15,7 +15,9 @@
 namespace ptune {
 namespace {
 
-ModelConfig tiny_config() { return test::parity_model_config(); }
+ModelConfig tiny_config() {
+  return test::parity_model_config();
+}
 
 nlohmann::json to_json(const ModelConfig& c) {
   nlohmann::json j = {{"vocab_size", c.vocab_size},
@@ -29,24 +31,24 @@ nlohmann::json to_json(const ModelConfig& c) {
                       {"tie_word_embeddings", c.tie_word_embeddings}};
   if (c.pad_token_id >= 0) j["pad_token_id"] = c.pad_token_id;
   if (c.rope_scaling.type != "default")
-    j["rope_scaling"] = {{"rope_type", c.rope_scaling.type},
-                         {"factor", c.rope_scaling.factor},
-                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
-                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
-                         {"original_max_position_embeddings",
-                          c.rope_scaling.original_max_position_embeddings}};
+    j["rope_scaling"] = {
+        {"rope_type", c.rope_scaling.type},
+        {"factor", c.rope_scaling.factor},
+        {"low_freq_factor", c.rope_scaling.low_freq_factor},
+        {"high_freq_factor", c.rope_scaling.high_freq_factor},
+        {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
   return j;
 }
 
 void write_bytes(const std::string& path, const std::vector<char>& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 std::vector<char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-
 
 // Runs C++ and Python on the same random weights and batch; compares everything.
 // n_prefix > 0: per-layer K/V prefixes of that length, with pos_offset = P as PEFT does.
@@ -107,12 +109,18 @@ void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0
   }
   EXPECT_EQ(n_grads, c.tie_word_embeddings ? 2 + 9 * 2 : 3 + 9 * 2);
   for (size_t l = 0; l < prefix.size(); ++l) {
-    EXPECT_LE(test::max_abs_diff(prefix[l].first.grad(), ref("grad.prefix." + std::to_string(l) + ".k")), 1e-4);
-    EXPECT_LE(test::max_abs_diff(prefix[l].second.grad(), ref("grad.prefix." + std::to_string(l) + ".v")), 1e-4);
+    EXPECT_LE(
+        test::max_abs_diff(prefix[l].first.grad(), ref("grad.prefix." + std::to_string(l) + ".k")),
+        1e-4);
+    EXPECT_LE(
+        test::max_abs_diff(prefix[l].second.grad(), ref("grad.prefix." + std::to_string(l) + ".v")),
+        1e-4);
   }
 }
 
-TEST(Parity, UntiedGqa) { check_parity(tiny_config(), 0); }
+TEST(Parity, UntiedGqa) {
+  check_parity(tiny_config(), 0);
+}
 
 TEST(Parity, TiedWithPadRow) {
   ModelConfig c = tiny_config();
@@ -121,7 +129,9 @@ TEST(Parity, TiedWithPadRow) {
   check_parity(c, 0);
 }
 
-TEST(Parity, PositionOffset) { check_parity(tiny_config(), 9); }
+TEST(Parity, PositionOffset) {
+  check_parity(tiny_config(), 9);
+}
 
 TEST(Parity, Llama3RopeScaling) {
   ModelConfig c = tiny_config();
@@ -141,7 +151,9 @@ TEST(Parity, LinearRopeScaling) {
   check_parity(c, 3);
 }
 
-TEST(Parity, PrefixKeysAndValues) { check_parity(tiny_config(), 0, /*n_prefix=*/4); }
+TEST(Parity, PrefixKeysAndValues) {
+  check_parity(tiny_config(), 0, /*n_prefix=*/4);
+}
 
 TEST(Parity, MultiHeadAttention) {
   ModelConfig c = tiny_config();

@@ -21,13 +21,14 @@
 namespace ptune {
 namespace {
 
-ModelConfig tiny_config() { return test::parity_model_config(); }
+ModelConfig tiny_config() {
+  return test::parity_model_config();
+}
 
 std::vector<char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-
 
 struct PeftRun {
   test::TempDir dir;
@@ -53,15 +54,16 @@ struct PeftRun {
   }
 
   // Runs peft_ref.py on base + adapter; `extra` goes into IN.pt beside input_ids.
-  c10::impl::GenericDict reference(const std::vector<std::pair<std::string, torch::Tensor>>& extra = {}) {
+  c10::impl::GenericDict reference(
+      const std::vector<std::pair<std::string, torch::Tensor>>& extra = {}) {
     c10::Dict<std::string, torch::Tensor> in;
     in.insert("input_ids", ids);
     for (const auto& [k, v] : extra) in.insert(k, v.detach());
     auto bytes = torch::pickle_save(c10::IValue(in));
     std::ofstream(dir / "in.pt", std::ios::binary).write(bytes.data(), bytes.size());
-    auto r = test::run_shell(std::string(PTUNE_PYTHON) + " " + PTUNE_SOURCE_DIR + "/tests/parity/peft_ref.py " +
-                             (dir / "base") + " " + (dir / "adapter") + " " + (dir / "in.pt") + " " +
-                             (dir / "out.pt"));
+    auto r = test::run_shell(std::string(PTUNE_PYTHON) + " " + PTUNE_SOURCE_DIR +
+                             "/tests/parity/peft_ref.py " + (dir / "base") + " " +
+                             (dir / "adapter") + " " + (dir / "in.pt") + " " + (dir / "out.pt"));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return torch::pickle_load(read_bytes(dir / "out.pt")).toGenericDict();
   }
@@ -100,7 +102,8 @@ TEST(PeftParity, PrefixTuningMatchesPeftPastKeyValues) {
   torch::NoGradGuard g;
   auto logits = s.model->forward(s.ids, s.method->forward_args(2));
   EXPECT_LE(test::max_abs_diff(logits, out.at("logits").toTensor()), 1e-4);
-  auto prompt = SafetensorsFile::open(s.dir / "adapter/adapter_model.safetensors")->tensor("prompt_embeddings");
+  auto prompt = SafetensorsFile::open(s.dir / "adapter/adapter_model.safetensors")
+                    ->tensor("prompt_embeddings");
   EXPECT_LE(test::max_abs_diff(prompt, out.at("prompt_from_encoder").toTensor()), 1e-5);
 }
 

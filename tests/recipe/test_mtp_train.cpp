@@ -72,8 +72,10 @@ TEST(MtpTrain, HeadsOnlyLeavesTheBaseUnchanged) {
   TempDir t;
   const std::string base = t / "base", heads = t / "heads";
   train_text(tiny_recipe(base, 4));
-  train_text(tiny_recipe(heads, 4, mtp_yaml("parallel", false)), {}, {"model.path=" + base + "/final"});
-  auto wa = CheckpointWeights::open(base + "/final"), wb = CheckpointWeights::open(heads + "/final");
+  train_text(tiny_recipe(heads, 4, mtp_yaml("parallel", false)), {},
+             {"model.path=" + base + "/final"});
+  auto wa = CheckpointWeights::open(base + "/final"),
+       wb = CheckpointWeights::open(heads + "/final");
   ASSERT_EQ(wa.keys(), wb.keys());
   for (const auto& k : wa.keys()) EXPECT_TRUE(torch::equal(wa.get(k), wb.get(k))) << k;
   EXPECT_TRUE(has_mtp_heads(heads + "/final"));
@@ -93,7 +95,8 @@ TEST(MtpTrain, SpeculativeGreedyEqualsPlainGreedyOnTrainedModel) {
   }
   for (const std::string style : {"parallel", "sequential"}) {
     const std::string out = t / style;
-    train_text(tiny_recipe(out, 40, mtp_yaml(style)), {}, {"train.eval_every=0", "train.save_every=0"});
+    train_text(tiny_recipe(out, 40, mtp_yaml(style)), {},
+               {"train.eval_every=0", "train.save_every=0"});
     Transformer model = load_pretrained(out + "/final");
     auto [cfg, heads] = load_mtp_heads(out + "/final", model);
     EXPECT_EQ(cfg.style, style);

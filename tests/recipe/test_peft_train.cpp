@@ -33,13 +33,15 @@ const std::string& tiny_base() {
 
 TrainSummary train_peft(const std::string& out, const std::vector<std::string>& sets, int steps = 6,
                         const TrainOptions& o = {}) {
-  std::vector<std::string> all = {"model.path=" + tiny_base(), "train.eval_batches=0", "optim.lr=0.02"};
+  std::vector<std::string> all = {"model.path=" + tiny_base(), "train.eval_batches=0",
+                                  "optim.lr=0.02"};
   all.insert(all.end(), sets.begin(), sets.end());
   return run_training(load_recipe_text(tiny_recipe(out, steps), "peft.yaml", all), o);
 }
 
 double cli_eval_loss(const std::string& args) {
-  RunResult r = run_ptune("--quiet eval " + args + " --data " + tiny_assets() + "/eval.txt --seq-len 32");
+  RunResult r =
+      run_ptune("--quiet eval " + args + " --data " + tiny_assets() + "/eval.txt --seq-len 32");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return nlohmann::json::parse(r.out)["loss"].get<double>();
 }
@@ -49,18 +51,20 @@ double cli_eval_loss(const std::string& args) {
 TEST(PeftTrain, LoraTouchesOnlyItsTargetsAndExportsBoth) {
   TempDir t;
   const std::string out = t / "lora";
-  TrainSummary s = train_peft(out, {"method.type=lora", "method.lora.targets=[q_proj, v_proj]",
-                                    "output.export=both"});
+  TrainSummary s = train_peft(
+      out, {"method.type=lora", "method.lora.targets=[q_proj, v_proj]", "output.export=both"});
   ASSERT_EQ(s.step, 6);
   // Checkpoints hold only the trainable tensors.
   auto ck = CheckpointWeights::open(out + "/checkpoint-4");
   EXPECT_EQ(ck.keys().size(), 2u * 2u * 2u);
   for (const auto& k : ck.keys()) EXPECT_NE(k.find(".lora_"), std::string::npos) << k;
   // Merged: untargeted tensors bit-identical to the base, targeted ones changed.
-  auto base = CheckpointWeights::open(tiny_base()), merged = CheckpointWeights::open(out + "/merged");
+  auto base = CheckpointWeights::open(tiny_base()),
+       merged = CheckpointWeights::open(out + "/merged");
   ASSERT_EQ(base.keys(), merged.keys());
   for (const auto& k : base.keys()) {
-    const bool targeted = k.find("q_proj") != std::string::npos || k.find("v_proj") != std::string::npos;
+    const bool targeted =
+        k.find("q_proj") != std::string::npos || k.find("v_proj") != std::string::npos;
     EXPECT_EQ(torch::equal(base.get(k), merged.get(k)), !targeted) << k;
   }
   EXPECT_TRUE(fs::exists(out + "/final/adapter_config.json"));
@@ -74,7 +78,8 @@ TEST(PeftTrain, AdapterAndPrefixExportsEvalToTheTrainersLoss) {
   TempDir t;
   for (const auto& sets : std::vector<std::vector<std::string>>{
            {"method.type=adapter", "method.adapter.bottleneck=8"},
-           {"method.type=prefix", "method.prefix.virtual_tokens=4", "method.prefix.projection_hidden=16"}}) {
+           {"method.type=prefix", "method.prefix.virtual_tokens=4",
+            "method.prefix.projection_hidden=16"}}) {
     const std::string out = t / sets[0].substr(12);
     TrainSummary s = train_peft(out, sets);
     ASSERT_EQ(s.final_dir, out + "/final") << sets[0];

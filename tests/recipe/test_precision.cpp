@@ -67,11 +67,14 @@ TEST(Precision, Fp16WithoutScalingLosesGradientSignal) {
   auto ref = grads(torch::kFloat, w, 1.0);
   auto plain = grads(torch::kHalf, w, 1.0);
   auto scaled = grads(torch::kHalf, w, 65536.0);
-  const double lost_plain = underflow_fraction(plain, ref), lost_scaled = underflow_fraction(scaled, ref);
+  const double lost_plain = underflow_fraction(plain, ref),
+               lost_scaled = underflow_fraction(scaled, ref);
   const double cos_plain = torch::cosine_similarity(plain, ref, 0).item<double>();
   const double cos_scaled = torch::cosine_similarity(scaled, ref, 0).item<double>();
-  std::printf("fp16 gradient underflow: scale 1: %.1f%% zero (cos %.4f); scale 2^16: %.3f%% zero (cos %.6f)\n",
-              100 * lost_plain, cos_plain, 100 * lost_scaled, cos_scaled);
+  std::printf(
+      "fp16 gradient underflow: scale 1: %.1f%% zero (cos %.4f); scale 2^16: %.3f%% zero (cos "
+      "%.6f)\n",
+      100 * lost_plain, cos_plain, 100 * lost_scaled, cos_scaled);
   EXPECT_GT(lost_plain, 0.3);
   EXPECT_LT(cos_plain, 0.8);
   EXPECT_LT(lost_scaled, 1e-3);
@@ -112,9 +115,12 @@ TEST(Precision, Fp16DynamicScalingAndBf16TrackFp32) {
 // run's losses, scales and skip counts equal the uninterrupted run's.
 TEST(Precision, Fp16ScalerStateSurvivesResume) {
   TempDir t;
-  const std::vector<std::string> sets = {
-      "precision.dtype=fp16", "precision.loss_scale.init=16777216", "precision.loss_scale.growth_interval=3",
-      "train.log_every=1", "train.eval_every=0", "train.save_every=3"};
+  const std::vector<std::string> sets = {"precision.dtype=fp16",
+                                         "precision.loss_scale.init=16777216",
+                                         "precision.loss_scale.growth_interval=3",
+                                         "train.log_every=1",
+                                         "train.eval_every=0",
+                                         "train.save_every=3"};
   auto a = train_with(t / "a", 12, sets);
   TrainOptions stop;
   stop.stop_at = 6;
@@ -127,7 +133,8 @@ TEST(Precision, Fp16ScalerStateSurvivesResume) {
   EXPECT_GT(a.back()["skipped_steps"].get<int64_t>(), 0) << "expected overflows at scale 2^24";
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i]["loss"].get<double>(), b[i]["loss"].get<double>()) << "step " << i + 1;
-    EXPECT_EQ(a[i]["loss_scale"].get<double>(), b[i]["loss_scale"].get<double>()) << "step " << i + 1;
+    EXPECT_EQ(a[i]["loss_scale"].get<double>(), b[i]["loss_scale"].get<double>())
+        << "step " << i + 1;
     EXPECT_EQ(a[i]["skipped_steps"], b[i]["skipped_steps"]) << "step " << i + 1;
   }
   std::printf("loss_scale by step:");

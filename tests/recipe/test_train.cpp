@@ -27,7 +27,8 @@ TEST(Train, TinyRecipeWritesMetricsCheckpointsAndFinal) {
   ASSERT_EQ(m.size(), 6u);  // log_every 2
   for (size_t i = 0; i < m.size(); ++i) {
     EXPECT_EQ(m[i]["step"].get<int64_t>(), 2 * static_cast<int64_t>(i + 1));
-    for (const char* k : {"loss", "lr", "grad_norm", "tokens_per_s"}) EXPECT_TRUE(m[i].contains(k)) << k;
+    for (const char* k : {"loss", "lr", "grad_norm", "tokens_per_s"})
+      EXPECT_TRUE(m[i].contains(k)) << k;
     EXPECT_EQ(m[i].contains("eval_loss"), (i + 1) % 2 == 0) << "eval every 4 steps";
   }
   EXPECT_LT(m.back()["loss"].get<double>(), m.front()["loss"].get<double>());
@@ -103,8 +104,11 @@ TEST(Train, GradAccumMatchesOneBigBatch) {
   }
   f.close();
   auto recipe = [](const std::string& out) { return tiny_recipe(out, 3); };
-  std::vector<std::string> common = {"data.train.path=" + (t / "tokens.jsonl"), "data.train.format=tokens",
-                                     "data.shuffle=false", "train.eval_every=0", "train.log_every=1",
+  std::vector<std::string> common = {"data.train.path=" + (t / "tokens.jsonl"),
+                                     "data.train.format=tokens",
+                                     "data.shuffle=false",
+                                     "train.eval_every=0",
+                                     "train.log_every=1",
                                      "optim.grad_clip=0"};
   auto one = common, two = common;
   one.push_back("train.batch_size=4");

@@ -29,6 +29,6 @@ inline std::string error_of(const std::function<void()>& f, ErrorKind kind = Err
 }  // namespace ptune::test
 
 // EXPECT that `haystack` contains `needle`, printing both when it does not.
-#define EXPECT_CONTAINS(haystack, needle)                                        \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos)               \
+#define EXPECT_CONTAINS(haystack, needle)                          \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
       << "message: " << (haystack) << "\nexpected to contain: " << (needle)

@@ -16,10 +16,10 @@ TEST(Blas, ReplacesOnlyGenericFallbackCores) {
   const std::string expected = __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell";
   EXPECT_EQ(better_openblas_core("Prescott"), expected);
   EXPECT_EQ(better_openblas_core("prescott"), expected);
-  EXPECT_EQ(better_openblas_core("Haswell"), "");   // a recognised core stands
+  EXPECT_EQ(better_openblas_core("Haswell"), "");  // a recognised core stands
   EXPECT_EQ(better_openblas_core("SkylakeX"), "");
   EXPECT_EQ(better_openblas_core("Zen"), "");
-  EXPECT_EQ(better_openblas_core(""), "");           // not OpenBLAS
+  EXPECT_EQ(better_openblas_core(""), "");  // not OpenBLAS
 }
 
 }  // namespace

@@ -19,14 +19,16 @@ namespace ptune {
 namespace {
 
 // q (B, H, T, D), k/v (B, KV, n_past + T, D) -> (B, T, H*D)
-torch::Tensor reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t n_past) {
+torch::Tensor reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        int64_t n_past) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3), G = H / k.size(1);
   auto kr = k.repeat_interleave(G, 1), vr = v.repeat_interleave(G, 1);  // (B, H, K, D)
   auto scores = q.matmul(kr.transpose(-1, -2)) / std::sqrt(static_cast<double>(D));
   auto mask = causal_mask(T, n_past, q.scalar_type(), q.device());
   if (mask.defined()) scores = scores + mask;
-  auto probs = q.scalar_type() == torch::kDouble ? torch::softmax(scores, -1)
-                                                 : torch::softmax(scores.to(torch::kFloat), -1).to(q.scalar_type());
+  auto probs = q.scalar_type() == torch::kDouble
+                   ? torch::softmax(scores, -1)
+                   : torch::softmax(scores.to(torch::kFloat), -1).to(q.scalar_type());
   return probs.matmul(vr).transpose(1, 2).reshape({B, T, H * D});
 }
 
@@ -46,7 +48,8 @@ Inputs make_inputs(int64_t T, int64_t n_past, torch::ScalarType dtype) {
 }
 
 // {out, dq, dk, dv} of sum(attention(q, k, v) * r), in `dtype` (the inputs' values cast to it).
-std::vector<torch::Tensor> run(const Inputs& in, int64_t n_past, torch::ScalarType dtype, bool chunked) {
+std::vector<torch::Tensor> run(const Inputs& in, int64_t n_past, torch::ScalarType dtype,
+                               bool chunked) {
   auto leaf = [&](const torch::Tensor& t) { return t.to(dtype).clone().requires_grad_(true); };
   auto q = leaf(in.q), k = leaf(in.k), v = leaf(in.v);
   auto mask = causal_mask(q.size(2), n_past, dtype, q.device());
@@ -62,7 +65,8 @@ void check(int64_t T, int64_t n_past, torch::ScalarType dtype, double tol) {
   auto got = run(in, n_past, dtype, true), want = run(in, n_past, dtype, false);
   for (int i = 0; i < 4; ++i) {
     ASSERT_EQ(got[i].sizes(), want[i].sizes()) << kNames[i];
-    EXPECT_LE(test::max_rel_diff(got[i], want[i]), tol) << kNames[i] << " T=" << T << " n_past=" << n_past << " " << dtype;
+    EXPECT_LE(test::max_rel_diff(got[i], want[i]), tol)
+        << kNames[i] << " T=" << T << " n_past=" << n_past << " " << dtype;
   }
 }
 
@@ -86,7 +90,8 @@ void check_bf16_against_exact(int64_t T, int64_t n_past) {
   const double bound[] = {3 * u, 4 * u, 4 * u, 4 * u};
   const Inputs in = make_inputs(T, n_past, torch::kBFloat16);
   auto exact = run(in, n_past, torch::kDouble, false);
-  auto got = run(in, n_past, torch::kBFloat16, true), ref = run(in, n_past, torch::kBFloat16, false);
+  auto got = run(in, n_past, torch::kBFloat16, true),
+       ref = run(in, n_past, torch::kBFloat16, false);
   for (int i = 0; i < 4; ++i) {
     ASSERT_EQ(got[i].scalar_type(), torch::kBFloat16) << kNames[i];
     const double e_got = normwise_error(got[i], exact[i]), e_ref = normwise_error(ref[i], exact[i]);
@@ -111,9 +116,12 @@ TEST(CausalAttention, Bf16WithinTheFormatsBoundOfTheExactResult) {
 TEST(CausalAttention, DecodeStepWithoutMask) {
   const int64_t n_past = 7;
   torch::manual_seed(0);
-  auto q = torch::randn({1, 4, 1, 16}), k = torch::randn({1, 2, n_past + 1, 16}), v = torch::randn({1, 2, n_past + 1, 16});
+  auto q = torch::randn({1, 4, 1, 16}), k = torch::randn({1, 2, n_past + 1, 16}),
+       v = torch::randn({1, 2, n_past + 1, 16});
   torch::NoGradGuard no_grad;
-  EXPECT_LE(test::max_rel_diff(causal_attention(q, k, v, torch::Tensor(), n_past), reference(q, k, v, n_past)), 1e-6);
+  EXPECT_LE(test::max_rel_diff(causal_attention(q, k, v, torch::Tensor(), n_past),
+                               reference(q, k, v, n_past)),
+            1e-6);
 }
 
 }  // namespace

@@ -47,9 +47,10 @@ TEST(Cpu, FlagsMatchTheKernelsView) {
 TEST(Cpu, AutoDtypeIsBf16ExactlyWhereItIsNative) {
   const std::string want = cpu_info().native_bf16() ? "bf16" : "fp32";
   EXPECT_EQ(auto_compute_dtype("cpu"), want);
-  const std::string yaml = "model: {path: out/base/final}\ntokenizer: {path: tok.model}\n"
-                           "data: {train: {path: x.txt}}\n"
-                           "precision: {dtype: auto}\n";
+  const std::string yaml =
+      "model: {path: out/base/final}\ntokenizer: {path: tok.model}\n"
+      "data: {train: {path: x.txt}}\n"
+      "precision: {dtype: auto}\n";
   Recipe r = load_recipe_text(yaml, "r.yaml");
   EXPECT_EQ(r.precision.dtype, want);
   EXPECT_TRUE(r.precision.dtype_was_auto);
@@ -82,7 +83,9 @@ void check_emulated_linear(torch::ScalarType dtype) {
   EXPECT_TRUE(torch::equal(w.grad(), torch::mm(gf.t(), xf).to(dtype).to(torch::kFloat)));
 }
 
-TEST(EmulatedGemm, Fp16LinearIsOneRoundedFp32Gemm) { check_emulated_linear(torch::kHalf); }
+TEST(EmulatedGemm, Fp16LinearIsOneRoundedFp32Gemm) {
+  check_emulated_linear(torch::kHalf);
+}
 
 TEST(EmulatedGemm, Bf16LinearIsOneRoundedFp32Gemm) {
   if (!emulates_gemm(torch::zeros({1}, torch::kBFloat16)))

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -102,11 +102,11 @@ const std::vector<std::string>& awkward_texts() {
       "run `ptune train` then ```code```",
       "if (x) {\n    return y;\n}",
       "emoji \xF0\x9F\x98\x80 and \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD",  // U+1F600; U+1F44D U+1F3FD
-      "\xE6\xBC\xA2\xE5\xAD\x97 \xE3\x81\x8B\xE3\x81\xAA",           // CJK: 漢字 かな
-      "caf\xC3\xA9 (NFC)",                                               // é as U+00E9
-      "cafe\xCC\x81 (NFD)",                                              // e + U+0301
-      "\xEF\xAC\x81le \xEF\xBC\xA1\xEF\xBC\x91",                          // U+FB01 ligature, full-width A1
-      "\xC2\xA0nbsp\xE2\x80\x8Bzwsp\x7F",                               // U+00A0, U+200B, DEL
+      "\xE6\xBC\xA2\xE5\xAD\x97 \xE3\x81\x8B\xE3\x81\xAA",            // CJK: 漢字 かな
+      "caf\xC3\xA9 (NFC)",                                            // é as U+00E9
+      "cafe\xCC\x81 (NFD)",                                           // e + U+0301
+      "\xEF\xAC\x81le \xEF\xBC\xA1\xEF\xBC\x91",  // U+FB01 ligature, full-width A1
+      "\xC2\xA0nbsp\xE2\x80\x8Bzwsp\x7F",         // U+00A0, U+200B, DEL
       "digits 1234567890, 3.14159",
   };
   return texts;
@@ -163,8 +163,8 @@ TEST_F(DataTest, TokenizerKeepsTextAsWritten) {
   auto differ = [&](const std::string& a, const std::string& b) {
     EXPECT_NE(tok_->encode(a), tok_->encode(b)) << show(a) << " and " << show(b) << " encode alike";
   };
-  differ("\xEF\xAC\x81", "fi");          // U+FB01 ligature
-  differ("\xEF\xBC\xA1", "A");           // full-width A
+  differ("\xEF\xAC\x81", "fi");           // U+FB01 ligature
+  differ("\xEF\xBC\xA1", "A");            // full-width A
   differ("cafe\xCC\x81", "caf\xC3\xA9");  // NFD and NFC é
   differ("x  y", "x y");
   differ(" x", "x");
@@ -231,10 +231,11 @@ TEST_F(DataTest, TokenizerVocabTooSmallForByteFallback) {
             "the corpus)");
   o.vocab_size = 300;
   EXPECT_EQ(error_of([&] { train_tokenizer(o); }),
-            "tokenizer training on '" + o.input + "': vocab_size 300 is too small for this corpus; "
-            "expected at least 332 (4 special pieces, 256 byte pieces for byte fallback and 72 "
-            "characters at character_coverage 0.99995); raise vocab_size or lower "
-            "character_coverage");
+            "tokenizer training on '" + o.input +
+                "': vocab_size 300 is too small for this corpus; "
+                "expected at least 332 (4 special pieces, 256 byte pieces for byte fallback and 72 "
+                "characters at character_coverage 0.99995); raise vocab_size or lower "
+                "character_coverage");
   EXPECT_FALSE(test::exists(o.out));
   o.vocab_size = 332;
   train_tokenizer(o);
@@ -260,13 +261,15 @@ TEST_F(DataTest, RecipeTrainedTokenizerKeepsTextAsWritten) {
 TEST_F(DataTest, TokenizerMatchesPythonAndFallsBackToEosPad) {
   const std::string prefix = *dir_ / "py";
   const std::string text = "a tangible and visible entity; an entity that can cast a shadow";
-  auto r = test::run_shell(std::string(PTUNE_PYTHON) + " -c '"
-                           "import sentencepiece as spm, sys\n"
-                           "spm.SentencePieceTrainer.Train(input=sys.argv[1], model_prefix=sys.argv[2], "
-                           "vocab_size=250, model_type=\"bpe\", minloglevel=2)\n"
-                           "sp = spm.SentencePieceProcessor(model_file=sys.argv[2] + \".model\")\n"
-                           "print(\" \".join(map(str, sp.encode(sys.argv[3]))))' " +
-                           *dir_ / "head.txt" + " " + prefix + " '" + text + "'");
+  auto r =
+      test::run_shell(std::string(PTUNE_PYTHON) +
+                      " -c '"
+                      "import sentencepiece as spm, sys\n"
+                      "spm.SentencePieceTrainer.Train(input=sys.argv[1], model_prefix=sys.argv[2], "
+                      "vocab_size=250, model_type=\"bpe\", minloglevel=2)\n"
+                      "sp = spm.SentencePieceProcessor(model_file=sys.argv[2] + \".model\")\n"
+                      "print(\" \".join(map(str, sp.encode(sys.argv[3]))))' " +
+                      *dir_ / "head.txt" + " " + prefix + " '" + text + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto t = Tokenizer::load(prefix + ".model");
   EXPECT_EQ(t.eos_id(), 2);
@@ -316,8 +319,8 @@ TEST_F(DataTest, TokenizerLoadAndTrainErrors) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Runtime);
-    EXPECT_EQ(std::string(e.what()),
-              "tokenizer '" + *dir_ / "nope.model" + "': no such file (expected a SentencePiece .model)");
+    EXPECT_EQ(std::string(e.what()), "tokenizer '" + *dir_ / "nope.model" +
+                                         "': no such file (expected a SentencePiece .model)");
   }
   TokenizerTrainOptions o;
   o.input = *dir_ / "missing.txt";
@@ -368,14 +371,16 @@ TEST_F(DataTest, TokenizerTrainsFromStdinAndReportsFailure) {
 TEST_F(DataTest, DatasetReadsStdin) {
   write_text(*dir_ / "s.jsonl", "{\"input_ids\": [4, 5, 6]}\n{\"input_ids\": [7, 8]}\n");
   Dataset ds = Dataset::from_examples({});
-  with_stdin(*dir_ / "s.jsonl", [&] { ds = Dataset::load(source("-", "tokens"), nullptr, 8, true); });
+  with_stdin(*dir_ / "s.jsonl",
+             [&] { ds = Dataset::load(source("-", "tokens"), nullptr, 8, true); });
   ASSERT_EQ(ds.size(), 2u);
   EXPECT_EQ(ds[0].targets, (V{5, 6}));
   EXPECT_EQ(ds[1].input_ids, (V{7}));
   write_text(*dir_ / "s.jsonl", "{\"input_ids\": [4]}\n");
   with_stdin(*dir_ / "s.jsonl", [&] {
-    EXPECT_EQ(error_of([&] { Dataset::load(source("-", "tokens"), nullptr, 8, true, "data.eval"); }),
-              "data.eval: <stdin>:1: field 'input_ids' needs at least 2 tokens, got 1");
+    EXPECT_EQ(
+        error_of([&] { Dataset::load(source("-", "tokens"), nullptr, 8, true, "data.eval"); }),
+        "data.eval: <stdin>:1: field 'input_ids' needs at least 2 tokens, got 1");
   });
 }
 
@@ -438,19 +443,20 @@ TEST_F(DataTest, InstructMasksPrompt) {
 }
 
 TEST_F(DataTest, TokensWithLabelsAndLossMask) {
-  write_text(*dir_ / "t.jsonl",
-             "{\"input_ids\": [10, 11, 12, 13, 14]}\n"
-             "{\"input_ids\": [10, 11, 12, 13, 14], \"labels\": [-100, -100, 12, 13, 14]}\n"
-             "\n"
-             "{\"input_ids\": [10, 11, 12, 13, 14], \"loss_mask\": [0, 0, 0, 1, 1]}\n"
-             "{\"input_ids\": [10, 11, 12, 13, 14, 15, 16], \"loss_mask\": [0, 1, 1, 1, 1, 1, 1]}\n");
+  write_text(
+      *dir_ / "t.jsonl",
+      "{\"input_ids\": [10, 11, 12, 13, 14]}\n"
+      "{\"input_ids\": [10, 11, 12, 13, 14], \"labels\": [-100, -100, 12, 13, 14]}\n"
+      "\n"
+      "{\"input_ids\": [10, 11, 12, 13, 14], \"loss_mask\": [0, 0, 0, 1, 1]}\n"
+      "{\"input_ids\": [10, 11, 12, 13, 14, 15, 16], \"loss_mask\": [0, 1, 1, 1, 1, 1, 1]}\n");
   auto ds = Dataset::load(source(*dir_ / "t.jsonl", "tokens"), nullptr, 4, true);
   ASSERT_EQ(ds.size(), 4u);
   EXPECT_EQ(ds[0].input_ids, (V{10, 11, 12, 13}));  // no BOS added to token data
   EXPECT_EQ(ds[0].targets, (V{11, 12, 13, 14}));
   EXPECT_EQ(ds[1].input_ids, (V{10, 11, 12, 13}));
-  EXPECT_EQ(ds[1].targets, (V{X, 12, 13, 14}));  // targets[t] = labels[t+1]
-  EXPECT_EQ(ds[2].targets, (V{X, X, 13, 14}));   // targets[t] = ids[t+1] if mask[t+1]
+  EXPECT_EQ(ds[1].targets, (V{X, 12, 13, 14}));     // targets[t] = labels[t+1]
+  EXPECT_EQ(ds[2].targets, (V{X, X, 13, 14}));      // targets[t] = ids[t+1] if mask[t+1]
   EXPECT_EQ(ds[3].input_ids, (V{10, 11, 12, 13}));  // truncated to seq_len + 1 = 5 tokens
   EXPECT_EQ(ds[3].targets, (V{11, 12, 13, 14}));
   EXPECT_EQ(ds.total_targets(), 4 + 3 + 2 + 4);
@@ -485,7 +491,9 @@ TEST_F(DataTest, ErrorMessagesNameFileAndLine) {
   write_text(f, "\n\n");
   EXPECT_EQ(error_of([&] { Dataset::load(source(f, "text"), tok_, 64, true, "data.train"); }),
             "data.train: '" + f + "' holds no examples (format text); expected at least one");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(*dir_ / "none.txt", "text"), tok_, 64, true, "data.train"); }),
+  EXPECT_EQ(error_of([&] {
+              Dataset::load(source(*dir_ / "none.txt", "text"), tok_, 64, true, "data.train");
+            }),
             "data.train: cannot open '" + *dir_ / "none.txt" + "'");
 }
 
@@ -495,7 +503,8 @@ TEST(Collate, RightPadsAndCounts) {
   ASSERT_EQ(batch.input_ids.sizes(), (std::vector<int64_t>{2, 3}));
   EXPECT_EQ(batch.input_ids.dtype(), torch::kInt64);
   EXPECT_TRUE(batch.input_ids.equal(torch::tensor({5, 6, 7, 9, 3, 3}, torch::kInt64).view({2, 3})));
-  EXPECT_TRUE(batch.targets.equal(torch::tensor({6, 7, 8, -100, -100, -100}, torch::kInt64).view({2, 3})));
+  EXPECT_TRUE(
+      batch.targets.equal(torch::tensor({6, 7, 8, -100, -100, -100}, torch::kInt64).view({2, 3})));
   EXPECT_EQ(batch.n_targets, 3);
   EXPECT_EQ(batch.n_tokens, 4);
 }
@@ -515,10 +524,12 @@ TEST(BatchIterator, EpochsArePermutationsAndDiffer) {
   Dataset d = numbered(10);
   BatchIterator it(d, 5, 42, true, 0);
   std::vector<int64_t> e0, e1;
-  for (int i = 0; i < 2; ++i) for (auto x : ids_of(it.next())) e0.push_back(x);
+  for (int i = 0; i < 2; ++i)
+    for (auto x : ids_of(it.next())) e0.push_back(x);
   EXPECT_EQ(it.position().epoch, 0);
   EXPECT_EQ(it.position().cursor, 10);
-  for (int i = 0; i < 2; ++i) for (auto x : ids_of(it.next())) e1.push_back(x);
+  for (int i = 0; i < 2; ++i)
+    for (auto x : ids_of(it.next())) e1.push_back(x);
   EXPECT_EQ(it.position().epoch, 1);
   EXPECT_NE(e0, e1);
   auto s0 = e0, s1 = e1;
@@ -557,7 +568,9 @@ TEST(BatchIterator, DeterministicAndResumable) {
   std::vector<std::vector<int64_t>> seq2;
   for (int i = 0; i < 12; ++i) seq2.push_back(ids_of(other_seed.next()));
   EXPECT_NE(seq, seq2);
-  EXPECT_EQ(error_of([&] { a.set_position({0, 8}); }),
+  EXPECT_EQ(error_of([&] {
+              a.set_position({0, 8});
+            }),
             "data position (epoch 0, cursor 8) does not fit a dataset of 7 examples; was the "
             "checkpoint made with different data?");
 }

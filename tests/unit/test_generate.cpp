@@ -14,7 +14,9 @@
 namespace ptune {
 namespace {
 
-ModelConfig tiny_config() { return test::tiny_model_config(48); }
+ModelConfig tiny_config() {
+  return test::tiny_model_config(48);
+}
 
 TEST(Generate, KvCacheLogitsEqualFullRecompute) {
   torch::manual_seed(0);
@@ -125,7 +127,8 @@ TEST(Speculative, GreedyOutputEqualsPlainGreedyWithAnyHeads) {
     auto heads = make_mtp_heads(m, model);
     GenerateOptions o;
     o.max_new_tokens = 24;
-    for (std::vector<int64_t> prompt : {std::vector<int64_t>{1}, std::vector<int64_t>{1, 7, 7, 30, 4}}) {
+    for (std::vector<int64_t> prompt :
+         {std::vector<int64_t>{1}, std::vector<int64_t>{1, 7, 7, 30, 4}}) {
       GenerateResult plain = generate(model, prompt, o);
       GenerateResult spec = generate_speculative(model, *heads, prompt, o);
       EXPECT_EQ(spec.tokens, plain.tokens) << style;

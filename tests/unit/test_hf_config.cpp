@@ -12,7 +12,9 @@ namespace {
 using nlohmann::json;
 using test::error_of;
 
-ModelConfig from_text(const std::string& text) { return model_config_from_json(json::parse(text), "config.json"); }
+ModelConfig from_text(const std::string& text) {
+  return model_config_from_json(json::parse(text), "config.json");
+}
 
 TEST(HfConfig, RoundTripsThroughConfigJson) {
   ModelConfig c;
@@ -42,7 +44,8 @@ TEST(HfConfig, RoundTripsThroughConfigJson) {
   EXPECT_EQ(j["mlp_bias"], false);
   EXPECT_EQ(j["head_dim"], 32);
   EXPECT_TRUE(j["pad_token_id"].is_null());
-  EXPECT_EQ(j["rope_scaling"], json::parse(R"({"rope_type":"llama3","factor":32.0,"low_freq_factor":1.0,
+  EXPECT_EQ(j["rope_scaling"],
+            json::parse(R"({"rope_type":"llama3","factor":32.0,"low_freq_factor":1.0,
                                    "high_freq_factor":4.0,"original_max_position_embeddings":8192})"));
 
   ModelConfig r = read_hf_config(dir / "config.json");
@@ -88,14 +91,16 @@ TEST(HfConfig, ReadsOldRopeScalingFormAndEosList) {
   EXPECT_EQ(c.bos_token_id, 128000);
   EXPECT_EQ(c.num_key_value_heads, 8);
 
-  ModelConfig linear = from_text(std::string("{") + kDims + R"(, "rope_scaling": {"type": "linear", "factor": 4.0}})");
+  ModelConfig linear = from_text(std::string("{") + kDims +
+                                 R"(, "rope_scaling": {"type": "linear", "factor": 4.0}})");
   EXPECT_EQ(linear.rope_scaling.type, "linear");
   EXPECT_EQ(linear.rope_scaling.factor, 4.0);
   EXPECT_EQ(linear.rope_theta, 10000.0);
 }
 
 TEST(HfConfig, ReadsTransformers5RopeParameters) {
-  ModelConfig c = from_text(std::string("{") + kDims + R"(, "rope_parameters": {"rope_type": "llama3",
+  ModelConfig c =
+      from_text(std::string("{") + kDims + R"(, "rope_parameters": {"rope_type": "llama3",
       "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
       "original_max_position_embeddings": 8192}, "dtype": "float16"})");
   EXPECT_EQ(c.rope_theta, 500000.0);
@@ -103,8 +108,9 @@ TEST(HfConfig, ReadsTransformers5RopeParameters) {
   EXPECT_EQ(c.rope_scaling.factor, 8.0);
   EXPECT_EQ(c.torch_dtype, "float16");
 
-  ModelConfig plain = from_text(std::string("{") + kDims +
-                                R"(, "rope_parameters": {"rope_type": "default", "rope_theta": 1000.0}})");
+  ModelConfig plain =
+      from_text(std::string("{") + kDims +
+                R"(, "rope_parameters": {"rope_type": "default", "rope_theta": 1000.0}})");
   EXPECT_EQ(plain.rope_scaling.type, "default");
   EXPECT_EQ(plain.rope_theta, 1000.0);
 }
@@ -129,28 +135,36 @@ TEST(HfConfig, ErrorsNameFileFieldExpectedAndGot) {
   auto err = [](const std::string& extra) {
     return error_of([&] { from_text(std::string("{") + kDims + extra + "}"); }, ErrorKind::Usage);
   };
-  EXPECT_EQ(error_of([] { from_text(R"({"vocab_size": 1, "hidden_size": 8, "intermediate_size": 8,
-                                        "num_hidden_layers": 1, "num_attention_heads": "eight"})"); },
-                     ErrorKind::Usage),
+  EXPECT_EQ(error_of(
+                [] {
+                  from_text(R"({"vocab_size": 1, "hidden_size": 8, "intermediate_size": 8,
+                                        "num_hidden_layers": 1, "num_attention_heads": "eight"})");
+                },
+                ErrorKind::Usage),
             "config.json: num_attention_heads must be an integer, got \"eight\"");
   EXPECT_EQ(error_of([] { from_text(R"({"vocab_size": 1})"); }, ErrorKind::Usage),
             "config.json: missing required field hidden_size (an integer)");
-  EXPECT_EQ(err(R"(, "rms_norm_eps": "tiny")"), "config.json: rms_norm_eps must be a number, got \"tiny\"");
+  EXPECT_EQ(err(R"(, "rms_norm_eps": "tiny")"),
+            "config.json: rms_norm_eps must be a number, got \"tiny\"");
   EXPECT_EQ(err(R"(, "rope_scaling": {"rope_type": "longrope"})"),
-            "config.json: rope_scaling.rope_type must be one of default, linear, dynamic, llama3, yarn, got \"longrope\"");
+            "config.json: rope_scaling.rope_type must be one of default, linear, dynamic, llama3, "
+            "yarn, got \"longrope\"");
   EXPECT_EQ(err(R"(, "rope_scaling": {"rope_type": "linear", "factor": "x"})"),
             "config.json: rope_scaling.factor must be a number, got \"x\"");
   EXPECT_EQ(err(R"(, "eos_token_id": [])"),
             "config.json: eos_token_id must be an integer or a non-empty list of integers, got []");
-  EXPECT_EQ(err(R"(, "hidden_act": "gelu")"), "config.json: hidden_act must be \"silu\" (SwiGLU), got \"gelu\"");
+  EXPECT_EQ(err(R"(, "hidden_act": "gelu")"),
+            "config.json: hidden_act must be \"silu\" (SwiGLU), got \"gelu\"");
   EXPECT_EQ(err(R"(, "num_key_value_heads": 3)"),
-            "config.json: model config: num_attention_heads (32) must be a multiple of num_key_value_heads (3)");
+            "config.json: model config: num_attention_heads (32) must be a multiple of "
+            "num_key_value_heads (3)");
 
   test::TempDir dir;
   test::write_text(dir / "config.json", "{ not json");
   EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "config.json"); }, ErrorKind::Usage),
                   dir / "config.json: not valid JSON");
-  EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "none.json"); }), dir / "none.json: cannot read");
+  EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "none.json"); }),
+                  dir / "none.json: cannot read");
 }
 
 // Sizes that cannot be indexed stop at load, naming the file, before anything is allocated.
@@ -160,21 +174,32 @@ TEST(HfConfig, AbsurdSizesAreErrorsNamingTheFile) {
     test::write_text(dir / "config.json", "{" + sizes + "}");
     return error_of([&] { read_hf_config(dir / "config.json"); }, ErrorKind::Usage);
   };
-  const std::string dims = R"("hidden_size": 2048, "intermediate_size": 8192, "num_attention_heads": 32,
+  const std::string dims =
+      R"("hidden_size": 2048, "intermediate_size": 8192, "num_attention_heads": 32,
                               "num_key_value_heads": 8)";
-  EXPECT_EQ(err(dims + R"(, "vocab_size": 4294967296, "num_hidden_layers": 16)"),
-            dir / "config.json: model config: vocab_size must be <= 2147483647, got 4294967296; token ids "
-                  "are int32");
+  EXPECT_EQ(
+      err(dims + R"(, "vocab_size": 4294967296, "num_hidden_layers": 16)"),
+      dir /
+          "config.json: model config: vocab_size must be <= 2147483647, got 4294967296; token ids "
+          "are int32");
   EXPECT_EQ(err(dims + R"(, "vocab_size": 128256, "num_hidden_layers": 1000000000000)"),
-            dir / "config.json: model config: num_hidden_layers must be <= 151646562971, got 1000000000000; "
-                  "the parameter count must fit an int64");
-  EXPECT_EQ(err(dims + R"(, "vocab_size": 128256, "num_hidden_layers": 16, "max_position_embeddings": 1099511627776)"),
-            dir / "config.json: model config: max_position_embeddings must be <= 16777216, got 1099511627776; "
-                  "RoPE positions are fp32, whose integers are exact only up to 2^24");
-  EXPECT_EQ(err(dims + R"(, "vocab_size": 128256, "num_hidden_layers": 16, "head_dim": 1073741824)"),
-            dir / "config.json: model config: head_dim must be <= 67108863, got 1073741824; "
-                  "num_attention_heads (32) * head_dim is q_proj's output width, and it is a GEMM "
-                  "dimension, which BLAS takes as a 32-bit int");
+            dir /
+                "config.json: model config: num_hidden_layers must be <= 151646562971, got "
+                "1000000000000; "
+                "the parameter count must fit an int64");
+  EXPECT_EQ(
+      err(dims +
+          R"(, "vocab_size": 128256, "num_hidden_layers": 16, "max_position_embeddings": 1099511627776)"),
+      dir /
+          "config.json: model config: max_position_embeddings must be <= 16777216, got "
+          "1099511627776; "
+          "RoPE positions are fp32, whose integers are exact only up to 2^24");
+  EXPECT_EQ(
+      err(dims + R"(, "vocab_size": 128256, "num_hidden_layers": 16, "head_dim": 1073741824)"),
+      dir /
+          "config.json: model config: head_dim must be <= 67108863, got 1073741824; "
+          "num_attention_heads (32) * head_dim is q_proj's output width, and it is a GEMM "
+          "dimension, which BLAS takes as a 32-bit int");
 }
 
 }  // namespace

@@ -53,24 +53,30 @@ constexpr bool O = true, C = false;  // overflow, clean
 TEST(LossScaler, GradScalerRulesWithBounds) {
   LossScaler s(small_config(1));
   EXPECT_EQ(s.loss_scale(), 8.0);
-  run_script(s, {{C, 8, 1, 1},  {C, 8, 2, 1},  {C, 16, 0, 1},   // grows after 3 clean steps
-                 {C, 16, 1, 1}, {O, 8, 0, 0},                   // overflow resets the tracker
-                 {C, 8, 1, 0},  {C, 8, 2, 0},  {C, 16, 0, 1},
-                 {C, 16, 1, 1}, {C, 16, 2, 1}, {C, 32, 0, 1},
-                 {C, 32, 1, 1}, {C, 32, 2, 1}, {C, 32, 0, 1},   // max_scale: no growth past 32
-                 {O, 16, 0, 0}, {O, 8, 0, -1}, {O, 4, 0, -2}, {O, 2, 0, -3},
-                 {O, 1, 0, -4}, {O, 1, 0, -5},                  // min_scale: no backoff below 1
-                 {C, 1, 1, -5}, {C, 1, 2, -5}, {C, 2, 0, 1}});
+  run_script(
+      s,
+      {{C, 8, 1, 1},  {C, 8, 2, 1},  {C, 16, 0, 1},  // grows after 3 clean steps
+       {C, 16, 1, 1}, {O, 8, 0, 0},                  // overflow resets the tracker
+       {C, 8, 1, 0},  {C, 8, 2, 0},  {C, 16, 0, 1}, {C, 16, 1, 1}, {C, 16, 2, 1},
+       {C, 32, 0, 1}, {C, 32, 1, 1}, {C, 32, 2, 1}, {C, 32, 0, 1},  // max_scale: no growth past 32
+       {O, 16, 0, 0}, {O, 8, 0, -1}, {O, 4, 0, -2}, {O, 2, 0, -3}, {O, 1, 0, -4},
+       {O, 1, 0, -5},  // min_scale: no backoff below 1
+       {C, 1, 1, -5}, {C, 1, 2, -5}, {C, 2, 0, 1}});
 }
 
 // Megatron hysteresis 2: the first overflow after a growth is tolerated, later ones back off
 // until the next growth re-arms the tracker.
 TEST(LossScaler, MegatronHysteresis) {
   LossScaler s(small_config(2));
-  run_script(s, {{O, 8, 0, 1},  {C, 8, 1, 1},  {O, 4, 0, 0},    // tolerated, then backs off
-                 {O, 2, 0, -1},                                 // no re-arm without growth
-                 {C, 2, 1, -1}, {C, 2, 2, -1}, {C, 4, 0, 2},    // growth re-arms hysteresis
-                 {O, 4, 0, 1},  {O, 2, 0, 0}});
+  run_script(s, {{O, 8, 0, 1},
+                 {C, 8, 1, 1},
+                 {O, 4, 0, 0},   // tolerated, then backs off
+                 {O, 2, 0, -1},  // no re-arm without growth
+                 {C, 2, 1, -1},
+                 {C, 2, 2, -1},
+                 {C, 4, 0, 2},  // growth re-arms hysteresis
+                 {O, 4, 0, 1},
+                 {O, 2, 0, 0}});
 }
 
 TEST(LossScaler, StaticScaleNeverChangesButCountsSkips) {
@@ -190,9 +196,10 @@ TEST(LossScaler, StateRoundTripAndBadState) {
     b.load_state({1.0, 2.0}, "run/checkpoint-5");
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "resume: 'run/checkpoint-5' holds no loss-scaler state (expected 5 values, version 1; "
-              "got 2 values); was it saved by a run with precision.dtype fp16?");
+    EXPECT_EQ(
+        std::string(e.what()),
+        "resume: 'run/checkpoint-5' holds no loss-scaler state (expected 5 values, version 1; "
+        "got 2 values); was it saved by a run with precision.dtype fp16?");
   }
 }
 
@@ -236,7 +243,8 @@ TEST(PrecisionCuda, Fp16TrainingSmoke) {
   std::vector<torch::Tensor> ps = m->parameters();
   torch::optim::AdamW opt(ps, torch::optim::AdamWOptions(3e-3));
   LossScaler s(LossScaleConfig{});
-  auto ids = torch::randint(64, {4, 17}, torch::TensorOptions().dtype(torch::kInt64).device(torch::kCUDA));
+  auto ids =
+      torch::randint(64, {4, 17}, torch::TensorOptions().dtype(torch::kInt64).device(torch::kCUDA));
   auto in = ids.slice(1, 0, 16), tgt = ids.slice(1, 1, 17);
   double first = 0, last = 0;
   for (int i = 0; i < 60; ++i) {

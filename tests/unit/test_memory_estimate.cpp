@@ -72,12 +72,14 @@ TEST(MemoryEstimate, ParameterCountsMatchTheBuiltModels) {
 }
 
 TEST(MemoryEstimate, TermsFollowTheFormula) {
-  const ModelConfig c = test::tiny_model_config(64);  // d 32, I 48, 4 heads of 8, 2 kv heads, 2 layers
+  const ModelConfig c =
+      test::tiny_model_config(64);  // d 32, I 48, 4 heads of 8, 2 kv heads, 2 layers
   const double N = parameter_count(c), rope = 8.0 * 64 * 8;
   const MemoryNeeds full = training_memory(c, MethodConfig{}, MtpConfig{}, 2, 16, 3, "fp32");
   EXPECT_EQ(full.weights, 4 * N + rope);
   EXPECT_EQ(full.optimizer, 12 * N);
-  const double tokens = 2 * 16, per_layer = tokens * (4 * 32 + 2 * 32 + 2 * 16 + 3 * 48) * 4 + tokens * 4 * 8 * 4;
+  const double tokens = 2 * 16,
+               per_layer = tokens * (4 * 32 + 2 * 32 + 2 * 16 + 3 * 48) * 4 + tokens * 4 * 8 * 4;
   EXPECT_EQ(full.activations, 2 * per_layer + 8 * tokens * 64);
   EXPECT_EQ(full.data, 16 * tokens * 3);
   // bf16 halves the activations kept per layer, not the fp32 logits.
@@ -107,13 +109,13 @@ TEST(MemoryEstimate, CheckRefusesWhatThisMachineCannotHold) {
   ModelConfig huge = test::tiny_model_config(64);
   huge.hidden_size = 1000000;  // 4 heads of 250000: within every index limit, 30 TB of weights
   validate(huge);
-  const std::string msg = test::error_of([&] {
-    check_memory(inference_memory(huge), torch::kCPU, "eval", "use a smaller model");
-  });
+  const std::string msg = test::error_of(
+      [&] { check_memory(inference_memory(huge), torch::kCPU, "eval", "use a smaller model"); });
   EXPECT_EQ(msg.rfind("eval: needs about ", 0), 0u) << msg;
   EXPECT_CONTAINS(msg, " GB, this machine has ");
   EXPECT_CONTAINS(msg, "; use a smaller model");
-  EXPECT_NO_THROW(check_memory(inference_memory(test::tiny_model_config(64)), torch::kCPU, "eval", ""));
+  EXPECT_NO_THROW(
+      check_memory(inference_memory(test::tiny_model_config(64)), torch::kCPU, "eval", ""));
 }
 
 }  // namespace

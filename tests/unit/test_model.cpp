@@ -51,8 +51,9 @@ TEST(Rope, RejectsUnsupportedScaling) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.exit_code(), 2);
-    EXPECT_STREQ(e.what(), "model config: rope_scaling type 'yarn' is not supported yet; "
-                           "supported: default, linear, llama3");
+    EXPECT_STREQ(e.what(),
+                 "model config: rope_scaling type 'yarn' is not supported yet; "
+                 "supported: default, linear, llama3");
   }
 }
 
@@ -91,7 +92,8 @@ TEST(Model, GqaEqualsMhaWithRepeatedKv) {
     auto mha_params = mha->named_parameters();
     for (const auto& p : gqa->named_parameters()) {
       auto w = p.value();
-      if (p.key().find("k_proj") != std::string::npos || p.key().find("v_proj") != std::string::npos)
+      if (p.key().find("k_proj") != std::string::npos ||
+          p.key().find("v_proj") != std::string::npos)
         w = w.view({-1, D, w.size(1)}).repeat_interleave(G, 0).reshape({-1, w.size(-1)});
       mha_params[p.key()].copy_(w);
     }
@@ -144,7 +146,8 @@ TEST(Model, ChunkedCausalAttentionMatchesShortForwards) {
   // And chunks after a cache: 130 new rows (2 chunks) after 70 cached positions.
   KVCache after;
   m->forward(ids.narrow(1, 0, 70), {0, nullptr, &after});
-  expect_close(m->forward(ids.narrow(1, 70, 130), {70, nullptr, &after}), full.narrow(1, 70, 130), 1e-5);
+  expect_close(m->forward(ids.narrow(1, 70, 130), {70, nullptr, &after}), full.narrow(1, 70, 130),
+               1e-5);
 }
 
 TEST(Model, EmptyPrefixGivesBaseLogits) {
@@ -194,7 +197,8 @@ TEST(Model, BuilderSuppliesProjectionsAndHooks) {
     paths.push_back(path);
     return nullptr;  // default Linear
   };
-  b.sublayer_hook = [](const std::string& block, const std::string& where, int64_t d) -> SublayerHook {
+  b.sublayer_hook = [](const std::string& block, const std::string& where,
+                       int64_t d) -> SublayerHook {
     if (where == "mlp") return std::make_shared<BiasHookImpl>(d);
     return nullptr;
   };

@@ -46,7 +46,8 @@ Batch counting_batch(int64_t B, int64_t T, int64_t V, uint64_t seed) {
 TEST(MtpLoss, HeadTargetsAreShiftedLeftByK) {
   auto t = torch::arange(11, 17, torch::kLong).unsqueeze(0);  // token at t+1 = 11 + t
   auto h2 = head_targets(t, 2);
-  EXPECT_TRUE(torch::equal(h2, torch::tensor({13, 14, 15, 16, -100, -100}, torch::kLong).unsqueeze(0)));
+  EXPECT_TRUE(
+      torch::equal(h2, torch::tensor({13, 14, 15, 16, -100, -100}, torch::kLong).unsqueeze(0)));
   EXPECT_TRUE(torch::equal(head_targets(t, 6), torch::full({1, 6}, -100, torch::kLong)));
 }
 
@@ -86,7 +87,9 @@ TEST(MtpLoss, EachHeadLearnsItsOffset) {
       auto pred = obj->heads()->head_logits(k, h, model).argmax(-1);  // (B, T)
       auto want = (b.input_ids + 1 + k).remainder(16);
       const int64_t T = 12 - k;  // positions with a label
-      EXPECT_GT(pred.narrow(1, 0, T).eq(want.narrow(1, 0, T)).to(torch::kFloat).mean().item<double>(), 0.95)
+      EXPECT_GT(
+          pred.narrow(1, 0, T).eq(want.narrow(1, 0, T)).to(torch::kFloat).mean().item<double>(),
+          0.95)
           << style << " head " << k;
       prev = h;
     }
@@ -98,7 +101,8 @@ TEST(MtpLoss, LambdaZeroGivesExactlyTheLmLossAndGradients) {
   Transformer a(tiny_config()), b(tiny_config());
   {
     torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < a->parameters().size(); ++i) b->parameters()[i].copy_(a->parameters()[i]);
+    for (size_t i = 0; i < a->parameters().size(); ++i)
+      b->parameters()[i].copy_(a->parameters()[i]);
   }
   Batch batch = counting_batch(3, 9, 16, 5);
   batch.targets[0][2] = -100;
@@ -162,7 +166,8 @@ TEST(MtpLoss, TrainBaseFalseChangesOnlyTheHeads) {
 TEST(MtpHeads, ParallelInitialisation) {
   torch::manual_seed(3);
   Transformer model(tiny_config());
-  auto heads = std::dynamic_pointer_cast<ParallelHeadsImpl>(make_mtp_heads(mtp("parallel", 2), model));
+  auto heads =
+      std::dynamic_pointer_cast<ParallelHeadsImpl>(make_mtp_heads(mtp("parallel", 2), model));
   ASSERT_TRUE(heads);
   auto names = heads->named_tensors();
   ASSERT_EQ(names.size(), 6u);
@@ -180,7 +185,8 @@ TEST(MtpHeads, ParallelInitialisation) {
 TEST(MtpHeads, SequentialShapesAndEmbeddingShift) {
   torch::manual_seed(4);
   Transformer model(tiny_config());
-  auto heads = std::dynamic_pointer_cast<SequentialHeadsImpl>(make_mtp_heads(mtp("sequential", 2), model));
+  auto heads =
+      std::dynamic_pointer_cast<SequentialHeadsImpl>(make_mtp_heads(mtp("sequential", 2), model));
   ASSERT_TRUE(heads);
   EXPECT_EQ(heads->modules[0]->eh_proj->weight.sizes(), (std::vector<int64_t>{32, 64}));
   bool has_block_key = false;
@@ -208,7 +214,8 @@ TEST(MtpHeads, SequentialShapesAndEmbeddingShift) {
 TEST(MtpHeads, SequentialDrafterMatchesFullRecompute) {
   torch::manual_seed(5);
   Transformer model(tiny_config());
-  auto heads = std::dynamic_pointer_cast<SequentialHeadsImpl>(make_mtp_heads(mtp("sequential", 3), model));
+  auto heads =
+      std::dynamic_pointer_cast<SequentialHeadsImpl>(make_mtp_heads(mtp("sequential", 3), model));
   torch::NoGradGuard no_grad;
   auto drafter = heads->drafter(model);
   std::vector<int64_t> all;
@@ -224,10 +231,12 @@ TEST(MtpHeads, SequentialDrafterMatchesFullRecompute) {
     torch::Tensor prev = trunk;
     const int64_t n = n_tokens - 2;
     for (int64_t k = 1; k <= 3; ++k) {
-      auto ids_k = torch::tensor(std::vector<int64_t>(ext.begin() + k, ext.begin() + n + k + 1), torch::kLong)
+      auto ids_k = torch::tensor(std::vector<int64_t>(ext.begin() + k, ext.begin() + n + k + 1),
+                                 torch::kLong)
                        .unsqueeze(0);
       auto h = heads->modules[k - 1]->forward(prev, ids_k, model, {});
-      const int64_t want = heads->head_logits(k, h.narrow(1, n, 1), model).argmax(-1).item<int64_t>();
+      const int64_t want =
+          heads->head_logits(k, h.narrow(1, n, 1), model).argmax(-1).item<int64_t>();
       EXPECT_EQ(drafts[k - 1], want) << "round with " << n_tokens << " tokens, module " << k;
       ext.push_back(want);
       prev = h;
@@ -270,7 +279,8 @@ TEST(MtpHeads, SaveLoadRoundTrip) {
     load_mtp_weights(t.path(), *three);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("tensor 'mtp_layers.2.enorm.weight' missing"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("tensor 'mtp_layers.2.enorm.weight' missing"),
+              std::string::npos)
         << e.what();
   }
 }
@@ -282,7 +292,8 @@ TEST(MtpHeads, BadMtpConfigIsNamed) {
     read_mtp_config(t / "mtp_config.json");
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), t / "mtp_config.json" + ": style must be parallel or sequential, got 'tree'");
+    EXPECT_EQ(std::string(e.what()),
+              t / "mtp_config.json" + ": style must be parallel or sequential, got 'tree'");
   }
 }
 

@@ -17,8 +17,8 @@
 namespace ptune {
 namespace {
 
-std::vector<torch::optim::OptimizerParamGroup> groups_of(const std::vector<torch::Tensor>& decay,
-                                                         const std::vector<torch::Tensor>& no_decay) {
+std::vector<torch::optim::OptimizerParamGroup> groups_of(
+    const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay) {
   auto opts = torch::optim::AdamWOptions(1e-2).betas({0.9, 0.95}).eps(1e-8);
   std::vector<torch::optim::OptimizerParamGroup> g;
   g.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
@@ -32,14 +32,17 @@ TEST(FusedAdamW, MatchesLibTorchAdamWWithClipping) {
   torch::manual_seed(0);
   // A large matrix (the one-pass path, split across threads), a vector without decay, and a
   // matrix whose gradient is non-contiguous (the tensor-op path).
-  std::vector<torch::Tensor> ref = {torch::randn({300, 257}), torch::randn({257}), torch::randn({40, 30})};
+  std::vector<torch::Tensor> ref = {torch::randn({300, 257}), torch::randn({257}),
+                                    torch::randn({40, 30})};
   std::vector<torch::Tensor> fused;
   for (auto& t : ref) {
     t.requires_grad_(true);
     fused.push_back(t.detach().clone().requires_grad_(true));
   }
-  torch::optim::AdamW ref_opt(groups_of({ref[0], ref[2]}, {ref[1]}), torch::optim::AdamWOptions(1e-2));
-  FusedAdamW fused_opt(groups_of({fused[0], fused[2]}, {fused[1]}), torch::optim::AdamWOptions(1e-2));
+  torch::optim::AdamW ref_opt(groups_of({ref[0], ref[2]}, {ref[1]}),
+                              torch::optim::AdamWOptions(1e-2));
+  FusedAdamW fused_opt(groups_of({fused[0], fused[2]}, {fused[1]}),
+                       torch::optim::AdamWOptions(1e-2));
   for (int step = 0; step < 6; ++step) {
     // Steps 0-2 clip (norm > 1), steps 3-5 do not.
     const double g_scale = step < 3 ? 1.0 : 1e-4;
@@ -54,7 +57,8 @@ TEST(FusedAdamW, MatchesLibTorchAdamWWithClipping) {
     const StepOutcome out = clip_and_step(fused_opt, fused, 1.0, nullptr);
     EXPECT_NEAR(out.grad_norm, ref_norm, 1e-6 * ref_norm);
     for (size_t i = 0; i < ref.size(); ++i)
-      EXPECT_LE((ref[i] - fused[i]).abs().max().item<double>(), 1e-6) << "step " << step << " param " << i;
+      EXPECT_LE((ref[i] - fused[i]).abs().max().item<double>(), 1e-6)
+          << "step " << step << " param " << i;
   }
   // The state is LibTorch's: save the fused optimizer, load it into a plain AdamW.
   std::stringstream buf;
@@ -65,7 +69,8 @@ TEST(FusedAdamW, MatchesLibTorchAdamWWithClipping) {
   }
   std::vector<torch::Tensor> copy;
   for (auto& t : fused) copy.push_back(t.detach().clone().requires_grad_(true));
-  torch::optim::AdamW loaded(groups_of({copy[0], copy[2]}, {copy[1]}), torch::optim::AdamWOptions(1e-2));
+  torch::optim::AdamW loaded(groups_of({copy[0], copy[2]}, {copy[1]}),
+                             torch::optim::AdamWOptions(1e-2));
   {
     torch::serialize::InputArchive a;
     a.load_from(buf);
@@ -112,13 +117,16 @@ TEST(TrainState, RoundTripsAndRefusesAnArchiveAcrossTheKeyChange) {
   EXPECT_TRUE(w.equal(w2));
 
   // A LibTorch before 2.2 writes hex keys, 2.2 on decimal ones: stamp the other side.
-  const bool hex_here = TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 2);
+  const bool hex_here =
+      TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 2);
   torch::serialize::OutputArchive other;
   other.write("libtorch_version", torch::tensor(hex_here ? int64_t{205} : int64_t{113}));
   const std::string other_path = dir / "other.pt";
   other.save_to(other_path);
   const std::string msg = test::error_of([&] { load_train_state(other_path, opt2); });
-  EXPECT_NE(msg.find(hex_here ? "written with LibTorch 2.5" : "written with LibTorch 1.13"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(hex_here ? "written with LibTorch 2.5" : "written with LibTorch 1.13"),
+            std::string::npos)
+      << msg;
   EXPECT_NE(msg.find("cannot be resumed exactly"), std::string::npos) << msg;
 }
 

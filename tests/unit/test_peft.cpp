@@ -22,7 +22,9 @@
 namespace ptune {
 namespace {
 
-ModelConfig tiny_config() { return test::tiny_model_config(64); }
+ModelConfig tiny_config() {
+  return test::tiny_model_config(64);
+}
 
 // A random base checkpoint in `dir`.
 void write_base(const std::string& dir, const ModelConfig& c) {
@@ -50,7 +52,9 @@ torch::Tensor logits(Transformer& m, Method& method) {
   return m->forward(ids(), method.forward_args(2));
 }
 
-void fs_mkdir(const std::string& d) { std::filesystem::create_directories(d); }
+void fs_mkdir(const std::string& d) {
+  std::filesystem::create_directories(d);
+}
 
 void randomize_trainable(Method& method, Transformer& m) {
   torch::NoGradGuard g;
@@ -164,7 +168,8 @@ TEST_F(Peft, LoraBaseCanBeStoredInBf16) {
   FullMethod full;
   Transformer plain = build(full, base());
   EXPECT_LE(test::max_abs_diff(logits(m, *method), logits(plain, full)), 0.05);
-  for (auto& [name, t] : method->merged_weights(m)) EXPECT_EQ(t.scalar_type(), torch::kFloat) << name;
+  for (auto& [name, t] : method->merged_weights(m))
+    EXPECT_EQ(t.scalar_type(), torch::kFloat) << name;
 }
 
 TEST_F(Peft, LoraExportHasPeftKeysShapesAndConfig) {
@@ -205,8 +210,10 @@ TEST_F(Peft, LoraExportHasPeftKeysShapesAndConfig) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Usage);
     EXPECT_EQ(std::string(e.what()),
-              dir / "ad/adapter_config.json: r is 1000000000000, but adapter key "
-                    "'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight' has shape [4, 32] (rank 4)");
+              dir /
+                  "ad/adapter_config.json: r is 1000000000000, but adapter key "
+                  "'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight' has shape [4, "
+                  "32] (rank 4)");
   }
 }
 
@@ -219,11 +226,10 @@ TEST_F(Peft, PrefixExportIsPeftPromptEmbeddings) {
   Transformer m = build(*method, base());
   std::vector<std::string> names;
   for (auto& [name, _] : method->trainable(m)) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{"prefix_encoder.embedding.weight",
-                                             "prefix_encoder.transform.0.weight",
-                                             "prefix_encoder.transform.0.bias",
-                                             "prefix_encoder.transform.2.weight",
-                                             "prefix_encoder.transform.2.bias"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "prefix_encoder.embedding.weight", "prefix_encoder.transform.0.weight",
+                       "prefix_encoder.transform.0.bias", "prefix_encoder.transform.2.weight",
+                       "prefix_encoder.transform.2.bias"}));
   fs_mkdir(dir / "ad");
   method->export_adapter(m, dir / "ad", "b");
   auto st = SafetensorsFile::open(dir / "ad/adapter_model.safetensors");
@@ -272,8 +278,9 @@ TEST(PeftExport, MergingAdapterOrPrefixIsARecipeError) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.exit_code(), 2);
-    EXPECT_STREQ(e.what(), "output.export: 'both' needs merged weights, but method 'adapter' cannot be "
-                           "folded into LLaMA weights (it adds layers to each block); use export: adapter");
+    EXPECT_STREQ(e.what(),
+                 "output.export: 'both' needs merged weights, but method 'adapter' cannot be "
+                 "folded into LLaMA weights (it adds layers to each block); use export: adapter");
   }
   mc.type = "prefix";
   EXPECT_THROW(resolve_export(*make_method(mc, c), "merged"), Error);

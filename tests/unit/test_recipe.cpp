@@ -220,13 +220,13 @@ TEST(Recipe, UnknownKeyHintsTheNearestKey) {
 
 TEST(Recipe, WrongTypesSayExpectedAndGot) {
   EXPECT_EQ(load_error(std::string(kMinimal) + "train:\n  steps: abc\n  add_bos: 3\n"
-                       "optim:\n  betas: 0.9\n"),
+                                               "optim:\n  betas: 0.9\n"),
             "recipe r.yaml has 3 problems:\n"
             "  train.steps: expected an integer, got 'abc' (r.yaml:9)\n"
             "  train.add_bos: unknown key (r.yaml:10); did you mean data.add_bos?\n"
             "  optim.betas: expected a list of 2 numbers, got '0.9' (r.yaml:12)");
   EXPECT_EQ(load_error(std::string(kMinimal) + "optim: {betas: [0.9, 0.95, 0.99], lr: fast}\n"
-                       "method: lora\n"),
+                                               "method: lora\n"),
             "recipe r.yaml has 3 problems:\n"
             "  optim.lr: expected a number, got 'fast' (r.yaml:8)\n"
             "  optim.betas: expected a list of 2 numbers, got a list of 3 (r.yaml:8)\n"
@@ -245,32 +245,33 @@ TEST(Recipe, OutOfRangeAndEnumValues) {
             "up_proj, down_proj, all-linear, got 'qkv' (r.yaml:12)\n"
             "  optim.betas[1]: must be in [0, 1), got 1 (r.yaml:13)\n"
             "  schedule.min_lr_ratio: must be in [0, 1], got 1.5 (r.yaml:14)");
-  EXPECT_EQ(load_error(std::string(kMinimal) +
-                       "precision:\n  dtype: fp8\n  loss_scale: {init: 0.5, backoff_factor: 1.0}\n"
-                       "output: {dir: '', export: lora}\n"),
-            "recipe r.yaml has 5 problems:\n"
-            "  precision.dtype: expected one of auto, fp32, bf16, fp16, got 'fp8' (r.yaml:9)\n"
-            "  precision.loss_scale.backoff_factor: must be in (0, 1), got 1 (r.yaml:10)\n"
-            "  precision.loss_scale.init: must be between min_scale (1) and max_scale (16777216), "
-            "got 0.5 (r.yaml:10)\n"
-            "  output.dir: required: the run's output directory (r.yaml:11)\n"
-            "  output.export: expected one of merged, adapter, both (or empty), got 'lora' (r.yaml:11)");
+  EXPECT_EQ(
+      load_error(std::string(kMinimal) +
+                 "precision:\n  dtype: fp8\n  loss_scale: {init: 0.5, backoff_factor: 1.0}\n"
+                 "output: {dir: '', export: lora}\n"),
+      "recipe r.yaml has 5 problems:\n"
+      "  precision.dtype: expected one of auto, fp32, bf16, fp16, got 'fp8' (r.yaml:9)\n"
+      "  precision.loss_scale.backoff_factor: must be in (0, 1), got 1 (r.yaml:10)\n"
+      "  precision.loss_scale.init: must be between min_scale (1) and max_scale (16777216), "
+      "got 0.5 (r.yaml:10)\n"
+      "  output.dir: required: the run's output directory (r.yaml:11)\n"
+      "  output.export: expected one of merged, adapter, both (or empty), got 'lora' (r.yaml:11)");
 }
 
 TEST(Recipe, AllProblemsListedWithTheirLines) {
   const char* yaml =
-      "model:\n"                       // 1
-      "  arch:\n"                      // 2
-      "    hidden_size: 64\n"          // 3
-      "    num_attention_heads: 4\n"   // 4
-      "    num_key_value_heads: 3\n"   // 5
-      "tokenizer: {vocab_size: 512}\n" // 6
-      "data:\n"                        // 7
-      "  train: {format: text}\n"      // 8
-      "  seq_len: 1\n"                 // 9
-      "train:\n"                       // 10
-      "  steps: 0\n"                   // 11
-      "  device: gpu\n";               // 12
+      "model:\n"                        // 1
+      "  arch:\n"                       // 2
+      "    hidden_size: 64\n"           // 3
+      "    num_attention_heads: 4\n"    // 4
+      "    num_key_value_heads: 3\n"    // 5
+      "tokenizer: {vocab_size: 512}\n"  // 6
+      "data:\n"                         // 7
+      "  train: {format: text}\n"       // 8
+      "  seq_len: 1\n"                  // 9
+      "train:\n"                        // 10
+      "  steps: 0\n"                    // 11
+      "  device: gpu\n";                // 12
   EXPECT_EQ(load_error(yaml),
             "recipe r.yaml has 6 problems:\n"
             "  model.arch.num_key_value_heads: num_attention_heads (4) must be a multiple of "
@@ -287,54 +288,59 @@ TEST(Recipe, SizesBeyondWhatCanBeIndexedNameTheLimit) {
       "model:\n"                                                                   // 1
       "  arch: {hidden_size: 64, intermediate_size: 172, num_hidden_layers: 2,\n"  // 2
       "         num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 4294967296}\n"
-      "tokenizer: {path: t.model, vocab_size: 4294967296}\n"                      // 4
-      "data: {train: {path: x.txt}, seq_len: 32}\n"                               // 5
-      "method: {lora: {r: 4294967296}}\n"                                         // 6
-      "mtp: {style: parallel, heads: 40}\n"                                       // 7
-      "train: {batch_size: 1000000000000, threads: 4294967296}\n";               // 8
-  EXPECT_EQ(load_error(yaml),
-            "recipe r.yaml has 6 problems:\n"
-            "  model.arch.vocab_size: must be <= 2147483647, got 4294967296 (r.yaml:3); token ids "
-            "are int32\n"
-            "  tokenizer.vocab_size: must be <= 2147483647, got 4294967296 (r.yaml:4); token ids are "
-            "int32\n"
-            "  method.lora.r: must be <= 2147483647, got 4294967296 (r.yaml:6); it is a GEMM "
-            "dimension, which BLAS takes as a 32-bit int\n"
-            "  mtp.heads: must be <= 31, got 40 (r.yaml:7); head k predicts the token k + 1 places "
-            "ahead, which a window of data.seq_len (32) tokens holds only for k < 32\n"
-            "  train.batch_size: must be <= 67108863, got 1000000000000 (r.yaml:8); batch_size * "
-            "data.seq_len (32) tokens are the rows of every projection's GEMM, which BLAS counts in "
-            "a 32-bit int\n"
-            "  train.threads: must be <= 2147483647, got 4294967296 (r.yaml:8); the thread count is "
-            "an int");
+      "tokenizer: {path: t.model, vocab_size: 4294967296}\n"        // 4
+      "data: {train: {path: x.txt}, seq_len: 32}\n"                 // 5
+      "method: {lora: {r: 4294967296}}\n"                           // 6
+      "mtp: {style: parallel, heads: 40}\n"                         // 7
+      "train: {batch_size: 1000000000000, threads: 4294967296}\n";  // 8
+  EXPECT_EQ(
+      load_error(yaml),
+      "recipe r.yaml has 6 problems:\n"
+      "  model.arch.vocab_size: must be <= 2147483647, got 4294967296 (r.yaml:3); token ids "
+      "are int32\n"
+      "  tokenizer.vocab_size: must be <= 2147483647, got 4294967296 (r.yaml:4); token ids are "
+      "int32\n"
+      "  method.lora.r: must be <= 2147483647, got 4294967296 (r.yaml:6); it is a GEMM "
+      "dimension, which BLAS takes as a 32-bit int\n"
+      "  mtp.heads: must be <= 31, got 40 (r.yaml:7); head k predicts the token k + 1 places "
+      "ahead, which a window of data.seq_len (32) tokens holds only for k < 32\n"
+      "  train.batch_size: must be <= 67108863, got 1000000000000 (r.yaml:8); batch_size * "
+      "data.seq_len (32) tokens are the rows of every projection's GEMM, which BLAS counts in "
+      "a 32-bit int\n"
+      "  train.threads: must be <= 2147483647, got 4294967296 (r.yaml:8); the thread count is "
+      "an int");
 
   // Positions: RoPE angles come from fp32 positions; prefix tokens come before the sequence.
-  EXPECT_EQ(load_error(
-                "model:\n"
-                "  arch: {hidden_size: 4294967296, intermediate_size: 172, num_hidden_layers: 2,\n"
-                "         num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 33554432}\n"
-                "tokenizer: {path: t.model}\n"
-                "data: {train: {path: x.txt}, seq_len: 33554432}\n"),
-            "recipe r.yaml has 3 problems:\n"
-            "  model.arch.hidden_size: must be <= 2147483647, got 4294967296 (r.yaml:2); it is a "
-            "GEMM dimension, which BLAS takes as a 32-bit int\n"
-            "  model.arch.max_position_embeddings: must be <= 16777216, got 33554432 (r.yaml:3); "
-            "RoPE positions are fp32, whose integers are exact only up to 2^24\n"
-            "  data.seq_len: must be <= 16777216, got 33554432 (r.yaml:5); RoPE positions are fp32, "
-            "whose integers are exact only up to 2^24");
-  EXPECT_EQ(load_error(kMinimal, {"data.seq_len=1024", "method.type=prefix",
-                                  "method.prefix.virtual_tokens=16777000", "model.arch.head_dim=1073741824"}),
-            "recipe r.yaml has 2 problems:\n"
-            "  method.prefix.virtual_tokens: must be <= 16776192, got 16777000 (--set "
-            "method.prefix.virtual_tokens=16777000); the sequence's data.seq_len (1024) positions "
-            "follow the virtual tokens', and RoPE positions are fp32, whose integers are exact only "
-            "up to 2^24\n"
-            "  model.arch.head_dim: must be <= 67108863, got 1073741824 (--set "
-            "model.arch.head_dim=1073741824); num_attention_heads (32) * head_dim is q_proj's output "
-            "width, and it is a GEMM dimension, which BLAS takes as a 32-bit int");
+  EXPECT_EQ(
+      load_error("model:\n"
+                 "  arch: {hidden_size: 4294967296, intermediate_size: 172, num_hidden_layers: 2,\n"
+                 "         num_attention_heads: 4, num_key_value_heads: 2, "
+                 "max_position_embeddings: 33554432}\n"
+                 "tokenizer: {path: t.model}\n"
+                 "data: {train: {path: x.txt}, seq_len: 33554432}\n"),
+      "recipe r.yaml has 3 problems:\n"
+      "  model.arch.hidden_size: must be <= 2147483647, got 4294967296 (r.yaml:2); it is a "
+      "GEMM dimension, which BLAS takes as a 32-bit int\n"
+      "  model.arch.max_position_embeddings: must be <= 16777216, got 33554432 (r.yaml:3); "
+      "RoPE positions are fp32, whose integers are exact only up to 2^24\n"
+      "  data.seq_len: must be <= 16777216, got 33554432 (r.yaml:5); RoPE positions are fp32, "
+      "whose integers are exact only up to 2^24");
+  EXPECT_EQ(
+      load_error(kMinimal,
+                 {"data.seq_len=1024", "method.type=prefix",
+                  "method.prefix.virtual_tokens=16777000", "model.arch.head_dim=1073741824"}),
+      "recipe r.yaml has 2 problems:\n"
+      "  method.prefix.virtual_tokens: must be <= 16776192, got 16777000 (--set "
+      "method.prefix.virtual_tokens=16777000); the sequence's data.seq_len (1024) positions "
+      "follow the virtual tokens', and RoPE positions are fp32, whose integers are exact only "
+      "up to 2^24\n"
+      "  model.arch.head_dim: must be <= 67108863, got 1073741824 (--set "
+      "model.arch.head_dim=1073741824); num_attention_heads (32) * head_dim is q_proj's output "
+      "width, and it is a GEMM dimension, which BLAS takes as a 32-bit int");
 
   // Tokens seen over the run are counted in an int64.
-  EXPECT_EQ(load_error(kMinimal, {"data.seq_len=1024", "train.batch_size=1024", "train.steps=9000000000000"}),
+  EXPECT_EQ(load_error(kMinimal,
+                       {"data.seq_len=1024", "train.batch_size=1024", "train.steps=9000000000000"}),
             "recipe r.yaml has 1 problem:\n"
             "  train.steps: must be <= 8796093022207, got 9000000000000 (--set "
             "train.steps=9000000000000); tokens seen, steps * grad_accum * batch_size * "
@@ -368,10 +374,10 @@ TEST(Recipe, MissingFile) {
 }
 
 TEST(Recipe, OverridesAreAppliedAndValidated) {
-  Recipe r = load_recipe_text(kMinimal, "r.yaml",
-                              {"optim.lr=1e-4", "optim.betas=[0.9,0.99]",
-                               "method.lora.targets=[q_proj,v_proj,o_proj]", "method.type=lora",
-                               "model.arch.hidden_size=64", "output.export="});
+  Recipe r = load_recipe_text(
+      kMinimal, "r.yaml",
+      {"optim.lr=1e-4", "optim.betas=[0.9,0.99]", "method.lora.targets=[q_proj,v_proj,o_proj]",
+       "method.type=lora", "model.arch.hidden_size=64", "output.export="});
   EXPECT_EQ(r.optim.lr, 1e-4);
   EXPECT_EQ(r.optim.beta2, 0.99);
   EXPECT_EQ(r.method.type, "lora");
@@ -380,19 +386,21 @@ TEST(Recipe, OverridesAreAppliedAndValidated) {
   EXPECT_EQ(r.model.arch.hidden_size, 64);
   EXPECT_EQ(r.output.export_, "");
 
-  EXPECT_EQ(load_error(kMinimal, {"train.lr=3e-4", "train.steps=abc", "optim.betas=[0.9]",
-                                  "trian.steps=5", "steps", "method.lora.r=0"}),
-            "recipe r.yaml has 6 problems:\n"
-            "  train.lr: unknown key (--set train.lr=3e-4); did you mean optim.lr?\n"
-            "  train.steps: expected an integer, got 'abc' (--set train.steps=abc)\n"
-            "  optim.betas: expected a list of 2 numbers, got a list of 1 (--set optim.betas=[0.9])\n"
-            "  trian: unknown key (--set trian.steps=5); did you mean train?\n"
-            "  steps: expected key.path=value, got no '=' (--set steps)\n"
-            "  method.lora.r: must be > 0, got 0 (--set method.lora.r=0)");
+  EXPECT_EQ(
+      load_error(kMinimal, {"train.lr=3e-4", "train.steps=abc", "optim.betas=[0.9]",
+                            "trian.steps=5", "steps", "method.lora.r=0"}),
+      "recipe r.yaml has 6 problems:\n"
+      "  train.lr: unknown key (--set train.lr=3e-4); did you mean optim.lr?\n"
+      "  train.steps: expected an integer, got 'abc' (--set train.steps=abc)\n"
+      "  optim.betas: expected a list of 2 numbers, got a list of 1 (--set optim.betas=[0.9])\n"
+      "  trian: unknown key (--set trian.steps=5); did you mean train?\n"
+      "  steps: expected key.path=value, got no '=' (--set steps)\n"
+      "  method.lora.r: must be > 0, got 0 (--set method.lora.r=0)");
 }
 
 TEST(Recipe, RoundTripOfDefaults) {
-  Recipe r = load_recipe_text(kMinimal, "r.yaml", {"data.train.template=\"{prompt}: \"", "train.seed=7"});
+  Recipe r =
+      load_recipe_text(kMinimal, "r.yaml", {"data.train.template=\"{prompt}: \"", "train.seed=7"});
   std::string dumped = recipe_to_yaml(r);
   EXPECT_NE(dumped.find("betas: [0.9, 0.95]"), std::string::npos) << dumped;
   EXPECT_NE(dumped.find("lr: 0.0003"), std::string::npos) << dumped;

@@ -44,9 +44,9 @@ NamedTensors every_dtype() {
       {"i8", torch::randint(-128, 127, {3}, torch::kChar)},
       {"u8", torch::randint(0, 255, {2, 1, 3}, torch::kByte)},
       {"bool", torch::rand({5}) > 0.5},
-      {"scalar", torch::tensor(3.25)},                       // 0-rank
-      {"empty", torch::zeros({0, 4}, torch::kBFloat16)},     // 0 elements
-      {"strided", f.t()},                                    // non-contiguous input
+      {"scalar", torch::tensor(3.25)},                    // 0-rank
+      {"empty", torch::zeros({0, 4}, torch::kBFloat16)},  // 0 elements
+      {"strided", f.t()},                                 // non-contiguous input
   };
 }
 
@@ -81,13 +81,12 @@ TEST(Safetensors, HeaderIsSortedByAlignmentThenNameAndPaddedToEight) {
   std::string header = bytes.substr(8, n);
   std::string json = header.substr(0, header.find_last_not_of(' ') + 1);
   EXPECT_LT(header.size() - json.size(), 8u);
-  EXPECT_EQ(json,
-            R"({"__metadata__":{"format":"pt"},)"
-            R"("c":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},)"
-            R"("a":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},)"
-            R"("b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]},)"
-            R"("d":{"dtype":"BF16","shape":[3],"data_offsets":[20,26]},)"
-            R"("e":{"dtype":"BOOL","shape":[1],"data_offsets":[26,27]}})");
+  EXPECT_EQ(json, R"({"__metadata__":{"format":"pt"},)"
+                  R"("c":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},)"
+                  R"("a":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},)"
+                  R"("b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]},)"
+                  R"("d":{"dtype":"BF16","shape":[3],"data_offsets":[20,26]},)"
+                  R"("e":{"dtype":"BOOL","shape":[1],"data_offsets":[26,27]}})");
 }
 
 TEST(Safetensors, ViewsAreZeroCopyCopyOnWriteAndOutliveTheFileObject) {
@@ -143,8 +142,10 @@ open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + data)
 
   auto file = SafetensorsFile::open(dir / "py.safetensors");
   EXPECT_EQ(file->metadata().at("source"), "python");
-  EXPECT_TRUE(torch::equal(file->tensor("w"), torch::arange(6, torch::kFloat).reshape({2, 3}) * 0.5));
-  EXPECT_TRUE(torch::equal(file->tensor("h"), torch::tensor({1.5, -2.25, 3.0}).to(torch::kBFloat16)));
+  EXPECT_TRUE(
+      torch::equal(file->tensor("w"), torch::arange(6, torch::kFloat).reshape({2, 3}) * 0.5));
+  EXPECT_TRUE(
+      torch::equal(file->tensor("h"), torch::tensor({1.5, -2.25, 3.0}).to(torch::kBFloat16)));
   EXPECT_TRUE(torch::equal(file->tensor("ids"), torch::tensor({int64_t(-1), int64_t(1) << 40})));
 }
 
@@ -166,7 +167,8 @@ TEST(Safetensors, MisalignedDataIsCopiedNotViewed) {
 std::string open_error(const test::TempDir& dir, const std::string& bytes) {
   test::write_text(dir / "bad.safetensors", bytes);
   std::string msg = error_of([&] { SafetensorsFile::open(dir / "bad.safetensors"); });
-  EXPECT_EQ(msg.rfind(dir / "bad.safetensors: ", 0), 0u) << "message must start with the path: " << msg;
+  EXPECT_EQ(msg.rfind(dir / "bad.safetensors: ", 0), 0u)
+      << "message must start with the path: " << msg;
   return msg;
 }
 
@@ -175,7 +177,8 @@ const std::string kX = R"("x":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]
 TEST(Safetensors, RejectsMalformedFilesWithMessages) {
   test::TempDir dir;
   const std::string data16(16, '\1');
-  EXPECT_CONTAINS(open_error(dir, "abcde"), "file is 5 bytes, too short for the 8-byte header length");
+  EXPECT_CONTAINS(open_error(dir, "abcde"),
+                  "file is 5 bytes, too short for the 8-byte header length");
   EXPECT_CONTAINS(open_error(dir, raw_file("{}", "", 100)),
                   "header length 100 runs past the end of the file (10 bytes; truncated?)");
   EXPECT_CONTAINS(open_error(dir, raw_file("{" + kX + "}", std::string(8, '\0'))),
@@ -183,22 +186,32 @@ TEST(Safetensors, RejectsMalformedFilesWithMessages) {
   EXPECT_CONTAINS(open_error(dir, raw_file("{}", "", 200'000'000)),
                   "header length 200000000 exceeds the 100 MB limit");
   EXPECT_CONTAINS(open_error(dir, raw_file("{\"x\": ", "")), "header is not valid JSON");
-  EXPECT_CONTAINS(open_error(dir, raw_file("[1, 2]", "")), "header must be a JSON object, got array");
-  EXPECT_CONTAINS(open_error(dir, raw_file(R"({"x":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})", "ab")),
-                  "tensor 'x' has unsupported dtype \"F8_E4M3\"; ptune reads BOOL, U8, I8, I16, F16, BF16");
-  EXPECT_CONTAINS(open_error(dir, raw_file(R"({"x":{"dtype":"F32","data_offsets":[0,4]}})", "abcd")),
-                  "tensor 'x' has no 'shape'");
-  EXPECT_CONTAINS(open_error(dir, raw_file(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", "abcd")),
-                  "tensor 'x' shape must be a list of non-negative integers, got [-1]");
-  EXPECT_CONTAINS(open_error(dir, raw_file("{" + kX + R"(,"y":{"dtype":"F32","shape":[1],"data_offsets":[20,24]}})",
-                                           std::string(24, '\0'))),
-                  "tensor 'y' data_offsets [20, 24] start at 20, expected 16 (offsets must be contiguous");
-  EXPECT_CONTAINS(open_error(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})",
-                                           std::string(12, '\0'))),
-                  "tensor 'x' data_offsets [0, 12] hold 12 bytes; dtype F32 shape [2, 2] needs 16");
+  EXPECT_CONTAINS(open_error(dir, raw_file("[1, 2]", "")),
+                  "header must be a JSON object, got array");
+  EXPECT_CONTAINS(
+      open_error(dir,
+                 raw_file(R"({"x":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})", "ab")),
+      "tensor 'x' has unsupported dtype \"F8_E4M3\"; ptune reads BOOL, U8, I8, I16, F16, BF16");
+  EXPECT_CONTAINS(
+      open_error(dir, raw_file(R"({"x":{"dtype":"F32","data_offsets":[0,4]}})", "abcd")),
+      "tensor 'x' has no 'shape'");
+  EXPECT_CONTAINS(
+      open_error(dir,
+                 raw_file(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", "abcd")),
+      "tensor 'x' shape must be a list of non-negative integers, got [-1]");
+  EXPECT_CONTAINS(
+      open_error(dir,
+                 raw_file("{" + kX + R"(,"y":{"dtype":"F32","shape":[1],"data_offsets":[20,24]}})",
+                          std::string(24, '\0'))),
+      "tensor 'y' data_offsets [20, 24] start at 20, expected 16 (offsets must be contiguous");
+  EXPECT_CONTAINS(
+      open_error(dir, raw_file(R"({"x":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})",
+                               std::string(12, '\0'))),
+      "tensor 'x' data_offsets [0, 12] hold 12 bytes; dtype F32 shape [2, 2] needs 16");
   EXPECT_CONTAINS(open_error(dir, raw_file("{" + kX + "}", data16 + "tail")),
                   "data buffer is 20 bytes but the tensors use only 16 (trailing bytes)");
-  EXPECT_CONTAINS(open_error(dir, raw_file("{" + kX + "," + kX + "}", data16)), "header has duplicate tensor 'x'");
+  EXPECT_CONTAINS(open_error(dir, raw_file("{" + kX + "," + kX + "}", data16)),
+                  "header has duplicate tensor 'x'");
   EXPECT_CONTAINS(open_error(dir, raw_file(R"({"__metadata__":{"a":1}})", "")),
                   "__metadata__ value of 'a' must be a string, got 1");
   EXPECT_CONTAINS(error_of([&] { SafetensorsFile::open(dir / "missing.safetensors"); }),
@@ -207,7 +220,8 @@ TEST(Safetensors, RejectsMalformedFilesWithMessages) {
 
 TEST(Safetensors, EveryTruncationOrByteFlipFailsCleanly) {
   test::TempDir dir;
-  save_safetensors(dir / "ok.safetensors", {{"a", torch::ones({3})}, {"b", torch::ones({2}, torch::kLong)}});
+  save_safetensors(dir / "ok.safetensors",
+                   {{"a", torch::ones({3})}, {"b", torch::ones({2}, torch::kLong)}});
   const std::string good = test::read_text(dir / "ok.safetensors");
   for (size_t len = 0; len < good.size(); ++len) {
     test::write_text(dir / "t.safetensors", good.substr(0, len));
@@ -230,9 +244,13 @@ TEST(Safetensors, EveryTruncationOrByteFlipFailsCleanly) {
 TEST(Safetensors, WriterRejectsWhatItCannotStore) {
   test::TempDir dir;
   auto path = dir / "w.safetensors";
-  EXPECT_CONTAINS(error_of([&] { save_safetensors(path, {{"a", torch::ones({1})}, {"a", torch::ones({1})}}); }),
+  EXPECT_CONTAINS(error_of([&] {
+                    save_safetensors(path, {{"a", torch::ones({1})}, {"a", torch::ones({1})}});
+                  }),
                   "w.safetensors: duplicate tensor name 'a'");
-  EXPECT_CONTAINS(error_of([&] { save_safetensors(path, {{"c", torch::ones({1}, torch::kComplexFloat)}}); }),
+  EXPECT_CONTAINS(error_of([&] {
+                    save_safetensors(path, {{"c", torch::ones({1}, torch::kComplexFloat)}});
+                  }),
                   "cannot be stored in safetensors by ptune");
   EXPECT_FALSE(test::exists(path));
 }

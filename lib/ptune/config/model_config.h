@@ -10,30 +10,30 @@ namespace ptune {
 
 // RoPE frequency scaling (HF rope_scaling / rope_parameters). type "default" = none.
 struct RopeScaling {
-  std::string type = "default";          // default | linear | dynamic | llama3 | yarn
-  double factor = 1.0;                   // e.g. 8.0 (llama3), 4.0 (linear)
-  double low_freq_factor = 1.0;          // llama3 only
-  double high_freq_factor = 4.0;         // llama3 only
+  std::string type = "default";                  // default | linear | dynamic | llama3 | yarn
+  double factor = 1.0;                           // e.g. 8.0 (llama3), 4.0 (linear)
+  double low_freq_factor = 1.0;                  // llama3 only
+  double high_freq_factor = 4.0;                 // llama3 only
   int64_t original_max_position_embeddings = 0;  // llama3 / yarn, e.g. 8192
 };
 
 struct ModelConfig {
-  int64_t vocab_size = 32000;             // e.g. 4096 for the quickstart model
-  int64_t hidden_size = 4096;             // d_model, e.g. 256
-  int64_t intermediate_size = 11008;      // SwiGLU inner size, e.g. 688
-  int64_t num_hidden_layers = 32;         // e.g. 4
-  int64_t num_attention_heads = 32;       // e.g. 8
-  int64_t num_key_value_heads = 32;       // GQA groups, divides num_attention_heads, e.g. 4
-  int64_t head_dim = 0;                   // 0 = hidden_size / num_attention_heads
-  int64_t max_position_embeddings = 2048; // e.g. 512
-  double rope_theta = 10000.0;            // RoPE base
+  int64_t vocab_size = 32000;              // e.g. 4096 for the quickstart model
+  int64_t hidden_size = 4096;              // d_model, e.g. 256
+  int64_t intermediate_size = 11008;       // SwiGLU inner size, e.g. 688
+  int64_t num_hidden_layers = 32;          // e.g. 4
+  int64_t num_attention_heads = 32;        // e.g. 8
+  int64_t num_key_value_heads = 32;        // GQA groups, divides num_attention_heads, e.g. 4
+  int64_t head_dim = 0;                    // 0 = hidden_size / num_attention_heads
+  int64_t max_position_embeddings = 2048;  // e.g. 512
+  double rope_theta = 10000.0;             // RoPE base
   RopeScaling rope_scaling;
   double rms_norm_eps = 1e-6;
-  bool tie_word_embeddings = false;       // lm_head shares model.embed_tokens.weight
+  bool tie_word_embeddings = false;  // lm_head shares model.embed_tokens.weight
   int64_t bos_token_id = 1;
   int64_t eos_token_id = 2;
-  int64_t pad_token_id = -1;              // -1 = none
-  std::string torch_dtype = "float32";    // dtype the weights are stored in
+  int64_t pad_token_id = -1;            // -1 = none
+  std::string torch_dtype = "float32";  // dtype the weights are stored in
 
   int64_t resolved_head_dim() const {
     return head_dim > 0 ? head_dim : hidden_size / num_attention_heads;

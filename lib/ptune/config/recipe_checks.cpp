@@ -42,7 +42,8 @@ class Checker {
   }
   void each_one_of(const std::string& path, const std::vector<std::string>& v,
                    std::initializer_list<const char*> allowed) {
-    if (v.empty()) p_.add(path, fmt::format("must list at least one of {}", fmt::join(allowed, ", ")));
+    if (v.empty())
+      p_.add(path, fmt::format("must list at least one of {}", fmt::join(allowed, ", ")));
     for (size_t i = 0; i < v.size(); ++i) one_of(fmt::format("{}[{}]", path, i), v[i], allowed);
   }
   void required(const std::string& path, const std::string& v, const char* what) {
@@ -62,7 +63,8 @@ class Checker {
 
 void check_model(Checker& c, const Recipe& r) {
   if (r.model.path.empty() && !r.model.has_arch)
-    c.add("model", "needs path (a checkpoint directory) or arch (to train from scratch), got neither");
+    c.add("model",
+          "needs path (a checkpoint directory) or arch (to train from scratch), got neither");
   if (!r.model.has_arch) return;
   for (const auto& p : config_problems(r.model.arch, /*vocab_from_tokenizer=*/true)) {
     // "vocab_size must be > 0, got -1" reads "model.arch.vocab_size: must be > 0, got -1".
@@ -71,7 +73,8 @@ void check_model(Checker& c, const Recipe& r) {
     c.add("model.arch." + p.field, msg, p.why);
   }
   const auto& rs = r.model.arch.rope_scaling;
-  c.one_of("model.arch.rope_scaling.type", rs.type, {"default", "linear", "dynamic", "llama3", "yarn"});
+  c.one_of("model.arch.rope_scaling.type", rs.type,
+           {"default", "linear", "dynamic", "llama3", "yarn"});
   c.above("model.arch.rope_scaling.factor", rs.factor, 0.0);
 }
 
@@ -90,8 +93,9 @@ void check_method(Checker& c, const Recipe& r) {
   c.above<int64_t>("method.lora.r", m.lora.r, 0);
   c.above("method.lora.alpha", m.lora.alpha, 0.0);
   c.in_range("method.lora.dropout", m.lora.dropout, 0, 1, false, false);
-  c.each_one_of("method.lora.targets", m.lora.targets,
-                {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "all-linear"});
+  c.each_one_of(
+      "method.lora.targets", m.lora.targets,
+      {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "all-linear"});
   c.one_of("method.lora.init", m.lora.init, {"kaiming", "gaussian"});
   c.one_of("method.lora.base_dtype", m.lora.base_dtype, {"fp32", "bf16"});
   for (size_t i = 0; i < m.lora.modules_to_save.size(); ++i)
@@ -124,7 +128,8 @@ void check_precision(Checker& c, const Recipe& r) {
   c.above(at + "min_scale", ls.min_scale, 0.0);
   c.above(at + "max_scale", ls.max_scale, 0.0);
   if (ls.min_scale > ls.max_scale)
-    c.add(at + "min_scale", fmt::format("must be <= max_scale ({}), got {}", ls.max_scale, ls.min_scale));
+    c.add(at + "min_scale",
+          fmt::format("must be <= max_scale ({}), got {}", ls.max_scale, ls.min_scale));
   else if (ls.init < ls.min_scale || ls.init > ls.max_scale)
     c.add(at + "init", fmt::format("must be between min_scale ({}) and max_scale ({}), got {}",
                                    ls.min_scale, ls.max_scale, ls.init));
@@ -170,13 +175,17 @@ void check_sizes(Checker& c, const Recipe& r) {
   const auto& m = r.method;
   c.at_most("method.lora.r", m.lora.r, kMaxGemmDim, kMaxGemmDimWhy);
   c.at_most("method.adapter.bottleneck", m.adapter.bottleneck, kMaxGemmDim, kMaxGemmDimWhy);
-  c.at_most("method.prefix.projection_hidden", m.prefix.projection_hidden, kMaxGemmDim, kMaxGemmDimWhy);
-  if (m.type == "prefix" && seq_ok)  // virtual tokens take positions [0, P), the sequence [P, P + seq_len)
-    c.at_most("method.prefix.virtual_tokens", m.prefix.virtual_tokens, kMaxPositions - seq,
-              fmt::format("the sequence's data.seq_len ({}) positions follow the virtual tokens', and {}",
-                          seq, kMaxPositionsWhy));
+  c.at_most("method.prefix.projection_hidden", m.prefix.projection_hidden, kMaxGemmDim,
+            kMaxGemmDimWhy);
+  if (m.type == "prefix" &&
+      seq_ok)  // virtual tokens take positions [0, P), the sequence [P, P + seq_len)
+    c.at_most(
+        "method.prefix.virtual_tokens", m.prefix.virtual_tokens, kMaxPositions - seq,
+        fmt::format("the sequence's data.seq_len ({}) positions follow the virtual tokens', and {}",
+                    seq, kMaxPositionsWhy));
   else
-    c.at_most("method.prefix.virtual_tokens", m.prefix.virtual_tokens, kMaxPositions, kMaxPositionsWhy);
+    c.at_most("method.prefix.virtual_tokens", m.prefix.virtual_tokens, kMaxPositions,
+              kMaxPositionsWhy);
   // Head k predicts the token k + 1 places ahead: in a window of seq_len targets, heads
   // k >= seq_len have none.
   if (r.mtp.style != "none" && seq_ok && r.mtp.heads > 0)
@@ -188,10 +197,11 @@ void check_sizes(Checker& c, const Recipe& r) {
   const auto& t = r.train;
   if (seq_ok && t.batch_size > 0) {
     const int64_t max_batch = kMaxGemmDim / seq;
-    c.at_most("train.batch_size", t.batch_size, max_batch,
-              fmt::format("batch_size * data.seq_len ({}) tokens are the rows of every projection's "
-                          "GEMM, which BLAS counts in a 32-bit int",
-                          seq));
+    c.at_most(
+        "train.batch_size", t.batch_size, max_batch,
+        fmt::format("batch_size * data.seq_len ({}) tokens are the rows of every projection's "
+                    "GEMM, which BLAS counts in a 32-bit int",
+                    seq));
     if (t.batch_size <= max_batch && t.grad_accum > 0 && t.steps > 0) {
       const int64_t batch_tokens = t.batch_size * seq;
       const std::string counted =
@@ -203,7 +213,8 @@ void check_sizes(Checker& c, const Recipe& r) {
     }
   }
   // apply_threads takes an int: a larger value would wrap around (to 0 = all cores, say).
-  c.at_most("train.threads", t.threads, std::numeric_limits<int>::max(), "the thread count is an int");
+  c.at_most("train.threads", t.threads, std::numeric_limits<int>::max(),
+            "the thread count is an int");
 }
 
 }  // namespace

@@ -36,8 +36,8 @@ void apply_override(YAML::Node& root, const std::string& text, int index, Proble
   for (std::string name; std::getline(ss, name, '.');) names.push_back(name);
   if (key.empty() || key.back() == '.' ||
       std::find(names.begin(), names.end(), "") != names.end()) {
-    problems.add_override(text, "expected key.path=value with a key like optim.lr, got '" + key + "'",
-                           index);
+    problems.add_override(
+        text, "expected key.path=value with a key like optim.lr, got '" + key + "'", index);
     return;
   }
   problems.note_override(key, text, index);
@@ -132,7 +132,8 @@ Recipe load_recipe_text(const std::string& yaml, const std::string& source,
   Problems problems(source);
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) {
-    problems.add("", "expected a map of sections (model, tokenizer, data, ...), got " + describe(root));
+    problems.add("",
+                 "expected a map of sections (model, tokenizer, data, ...), got " + describe(root));
     throw Error(ErrorKind::Usage, problems.report());
   }
   for (size_t i = 0; i < overrides.size(); ++i)

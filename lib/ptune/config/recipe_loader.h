@@ -13,8 +13,9 @@ namespace ptune {
 // YAML), validates everything, and throws one Usage error listing every problem under a
 // "recipe <file> has N problems:" header, one per indented line:
 // "method.lora.r: must be > 0, got 0 (recipe.yaml:14)". A YAML syntax error throws
-// "recipe.yaml:7: YAML syntax error: ..."; an unreadable file "recipe: cannot read '...': ...". Override problems name the
-// override: "train.lr: unknown key (--set train.lr=3e-4); did you mean optim.lr?".
+// "recipe.yaml:7: YAML syntax error: ..."; an unreadable file "recipe: cannot read '...': ...".
+// Override problems name the override: "train.lr: unknown key (--set train.lr=3e-4); did you mean
+// optim.lr?".
 Recipe load_recipe(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // Same, from YAML text (tests). `source` names it in messages.

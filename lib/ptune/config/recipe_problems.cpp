@@ -12,9 +12,13 @@ std::string parent_path(const std::string& path) {
   return cut == std::string::npos ? std::string() : path.substr(0, cut);
 }
 
-Problems::Problems(std::string source) : source_(std::move(source)) { lines_[""] = 1; }
+Problems::Problems(std::string source) : source_(std::move(source)) {
+  lines_[""] = 1;
+}
 
-void Problems::note_line(const std::string& path, int line) { lines_.emplace(path, line); }
+void Problems::note_line(const std::string& path, int line) {
+  lines_.emplace(path, line);
+}
 
 void Problems::note_override(const std::string& path, const std::string& text, int index) {
   overrides_[path] = {text, index};

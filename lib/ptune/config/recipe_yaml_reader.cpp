@@ -49,10 +49,14 @@ size_t closeness(const std::string& typo, const std::string& known) {
 
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
-    case YAML::NodeType::Sequence: return fmt::format("a list of {}", n.size());
-    case YAML::NodeType::Map: return "a map";
-    default: return "nothing";
+    case YAML::NodeType::Scalar:
+      return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Sequence:
+      return fmt::format("a list of {}", n.size());
+    case YAML::NodeType::Map:
+      return "a map";
+    default:
+      return "nothing";
   }
 }
 
@@ -100,7 +104,8 @@ YAML::Node YamlReader::take(const char* key, std::string* path) {
 }
 
 template <class T>
-bool YamlReader::scalar(const std::string& path, const YAML::Node& n, const char* expected, T* out) {
+bool YamlReader::scalar(const std::string& path, const YAML::Node& n, const char* expected,
+                        T* out) {
   T v{};
   if (n.IsScalar() && YAML::convert<T>::decode(n, v)) {
     *out = v;

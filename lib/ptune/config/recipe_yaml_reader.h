@@ -74,8 +74,8 @@ class YamlReader {
 
   Problems& problems_;
   std::vector<Frame> stack_;
-  std::vector<std::string> known_;                            // every key path the table reads
-  std::vector<std::pair<std::string, Entry>> unknown_;        // (parent path, entry)
+  std::vector<std::string> known_;                      // every key path the table reads
+  std::vector<std::pair<std::string, Entry>> unknown_;  // (parent path, entry)
 };
 
 }  // namespace ptune

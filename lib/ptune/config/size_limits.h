@@ -17,7 +17,8 @@ constexpr const char* kMaxVocabWhy = "token ids are int32";
 // are exact integers only up to 2^24: beyond it neighbouring positions get the same rotation.
 // Bounds max_position_embeddings, data.seq_len, and prefix virtual tokens + seq_len.
 constexpr int64_t kMaxPositions = int64_t{1} << 24;
-constexpr const char* kMaxPositionsWhy = "RoPE positions are fp32, whose integers are exact only up to 2^24";
+constexpr const char* kMaxPositionsWhy =
+    "RoPE positions are fp32, whose integers are exact only up to 2^24";
 
 // One GEMM dimension: BLAS takes m, n, k as 32-bit int (cuBLAS; OpenBLAS's LP64 interface),
 // and LibTorch refuses larger on CUDA and drops to a scalar loop on CPU. Bounds every layer

@@ -9,7 +9,7 @@ namespace ptune {
 
 struct RunContext {
   torch::Device device = torch::kCPU;
-  int threads = 0;      // resolved thread count (> 0 after apply())
+  int threads = 0;  // resolved thread count (> 0 after apply())
   uint64_t seed = 0;
 };
 

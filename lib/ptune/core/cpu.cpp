@@ -62,9 +62,9 @@ CpuInfo detect() {
   if (!__get_cpuid(1, &a, &b, &cx, &d)) return c;
   const bool osxsave = cx & (1u << 27);
   const uint64_t x = osxsave ? xcr0() : 0;
-  const bool ymm = (x & 0x6) == 0x6;             // SSE + AVX state
-  const bool zmm = ymm && (x & 0xE0) == 0xE0;    // opmask + both halves of zmm0-31
-  const bool tiles = (x & 0x60000) == 0x60000;   // XTILECFG + XTILEDATA
+  const bool ymm = (x & 0x6) == 0x6;            // SSE + AVX state
+  const bool zmm = ymm && (x & 0xE0) == 0xE0;   // opmask + both halves of zmm0-31
+  const bool tiles = (x & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
   if (__get_cpuid_max(0, nullptr) < 7) return c;
   __cpuid_count(7, 0, a, b, cx, d);
   c.avx2 = ymm && (b & (1u << 5));
@@ -90,7 +90,8 @@ CpuInfo detect() {
 // FMA, else AVX2 given FMA.
 std::string aten_kernels() {
   const char* env = std::getenv("ATEN_CPU_CAPABILITY");
-  if (env && (!std::strcmp(env, "avx512") || !std::strcmp(env, "avx2") || !std::strcmp(env, "default")))
+  if (env &&
+      (!std::strcmp(env, "avx512") || !std::strcmp(env, "avx2") || !std::strcmp(env, "default")))
     return env;
 #ifdef PTUNE_X86
   __builtin_cpu_init();

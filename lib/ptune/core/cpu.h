@@ -11,7 +11,7 @@
 namespace ptune {
 
 struct CpuInfo {
-  std::string model;         // "AMD EPYC 7B13", "Intel(R) Xeon(R) Platinum 8480+"
+  std::string model;  // "AMD EPYC 7B13", "Intel(R) Xeon(R) Platinum 8480+"
   bool avx2 = false;
   bool avx512f = false;
   bool avx512_bf16 = false;  // vdpbf16ps: bf16 dot products at the fp32 FMA rate x2

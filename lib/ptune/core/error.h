@@ -37,9 +37,9 @@ template <typename... Args>
 }  // namespace ptune
 
 // Internal invariant: a failure is a bug in ptune, reported with file and line.
-#define PTUNE_CHECK(cond, ...)                                                               \
-  do {                                                                                       \
-    if (!(cond))                                                                             \
-      ::ptune::runtime_error("internal check failed at {}:{}: {} ({})", __FILE__, __LINE__, \
-                             #cond, ::fmt::format(__VA_ARGS__));                             \
+#define PTUNE_CHECK(cond, ...)                                                                     \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      ::ptune::runtime_error("internal check failed at {}:{}: {} ({})", __FILE__, __LINE__, #cond, \
+                             ::fmt::format(__VA_ARGS__));                                          \
   } while (0)

@@ -69,9 +69,10 @@ Batch BatchIterator::next() {
 
 void BatchIterator::set_position(const DataPosition& p) {
   if (p.epoch < 0 || p.cursor < 0 || p.cursor > static_cast<int64_t>(data_.size()))
-    usage_error("data position (epoch {}, cursor {}) does not fit a dataset of {} examples; "
-                "was the checkpoint made with different data?",
-                p.epoch, p.cursor, data_.size());
+    usage_error(
+        "data position (epoch {}, cursor {}) does not fit a dataset of {} examples; "
+        "was the checkpoint made with different data?",
+        p.epoch, p.cursor, data_.size());
   pos_ = p;
   build_order();
 }

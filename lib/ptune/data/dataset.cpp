@@ -41,7 +41,8 @@ class LineReader {
   // "data.train: f.jsonl:3: " + message.
   template <typename... Args>
   [[noreturn]] void fail(fmt::format_string<Args...> f, Args&&... args) const {
-    usage_error("{}: {}:{}: {}", key_, name_, line_no_, fmt::format(f, std::forward<Args>(args)...));
+    usage_error("{}: {}:{}: {}", key_, name_, line_no_,
+                fmt::format(f, std::forward<Args>(args)...));
   }
   const std::string& name() const { return name_; }
 
@@ -63,7 +64,8 @@ json parse_object(const std::string& line, const LineReader& r) {
     // e.what() = "[json.exception.parse_error.101] parse error at line 1, column 5: <why>"
     std::string why = e.what();
     auto colon = why.find(": ");
-    r.fail("invalid JSON at column {}: {}", e.byte, colon == std::string::npos ? why : why.substr(colon + 2));
+    r.fail("invalid JSON at column {}: {}", e.byte,
+           colon == std::string::npos ? why : why.substr(colon + 2));
   }
   if (!j.is_object()) r.fail("expected a JSON object, got {}", j.type_name());
   return j;
@@ -196,7 +198,8 @@ std::vector<Example> load_tokens(const DataSource& src, int64_t seq_len, const s
     const bool has_labels = j.contains("labels"), has_mask = j.contains("loss_mask");
     if (has_labels && has_mask) r.fail("give either 'labels' or 'loss_mask', not both");
     std::vector<int32_t> labels;
-    if (has_labels) labels = int_list(j["labels"], "labels", kIgnoreIndex, kMaxId, "a token id or -100", r);
+    if (has_labels)
+      labels = int_list(j["labels"], "labels", kIgnoreIndex, kMaxId, "a token id or -100", r);
     if (has_mask) labels = int_list(j["loss_mask"], "loss_mask", 0, 1, "0 or 1", r);
     const char* lname = has_labels ? "labels" : "loss_mask";
     if ((has_labels || has_mask) && labels.size() != ids.size())
@@ -229,7 +232,8 @@ Dataset Dataset::load(const DataSource& src, const Tokenizer* tok, int64_t seq_l
   if (src.path.empty()) usage_error("{}.path: no data file given", key);
   if (seq_len < 1) usage_error("data.seq_len: must be >= 1, got {}", seq_len);
   if (seq_len > kMaxPositions)
-    usage_error("data.seq_len: must be <= {}, got {}; {}", kMaxPositions, seq_len, kMaxPositionsWhy);
+    usage_error("data.seq_len: must be <= {}, got {}; {}", kMaxPositions, seq_len,
+                kMaxPositionsWhy);
   const bool needs_tok = src.format == "text" || src.format == "instruct";
   if (needs_tok && tok == nullptr)
     usage_error("{}: format '{}' needs a tokenizer", key, src.format);
@@ -249,8 +253,10 @@ Dataset Dataset::load(const DataSource& src, const Tokenizer* tok, int64_t seq_l
     ex.erase(std::remove_if(ex.begin(), ex.end(), [](const Example& e) { return !has_target(e); }),
              ex.end());
     if (ex.size() != before)
-      PTUNE_WARN("{}: dropped {} of {} examples in '{}' with no target left (prompt longer than "
-                 "seq_len {}, or all labels -100)", key, before - ex.size(), before, src.path, seq_len);
+      PTUNE_WARN(
+          "{}: dropped {} of {} examples in '{}' with no target left (prompt longer than "
+          "seq_len {}, or all labels -100)",
+          key, before - ex.size(), before, src.path, seq_len);
   }
   if (ex.empty())
     usage_error("{}: '{}' holds no examples (format {}); expected at least one", key,

@@ -80,7 +80,8 @@ struct DataPosition {
 // epoch's order (so position() may already be in the next epoch).
 class BatchIterator {
  public:
-  BatchIterator(const Dataset& data, int64_t batch_size, uint64_t seed, bool shuffle, int64_t pad_id);
+  BatchIterator(const Dataset& data, int64_t batch_size, uint64_t seed, bool shuffle,
+                int64_t pad_id);
   Batch next();
   DataPosition position() const { return pos_; }
   void set_position(const DataPosition& p);

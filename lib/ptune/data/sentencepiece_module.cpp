@@ -35,7 +35,9 @@ class SpModel final : public ptune::spm::Model {
 
 extern "C" {
 
-__attribute__((visibility("default"))) int ptune_spm_abi_version() { return ptune::spm::kAbiVersion; }
+__attribute__((visibility("default"))) int ptune_spm_abi_version() {
+  return ptune::spm::kAbiVersion;
+}
 
 __attribute__((visibility("default"))) ptune::spm::Model* ptune_spm_load(const char* path,
                                                                          std::string* error) {

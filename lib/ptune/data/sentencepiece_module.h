@@ -30,7 +30,8 @@ using AbiVersionFn = int (*)();
 // Loads a .model; null with `error` set on failure.
 using LoadFn = Model* (*)(const char* path, std::string* error);
 // SentencePieceTrainer::Train with flag-name -> value arguments; false with `error` set.
-using TrainFn = bool (*)(const std::unordered_map<std::string, std::string>* args, std::string* error);
+using TrainFn = bool (*)(const std::unordered_map<std::string, std::string>* args,
+                         std::string* error);
 constexpr const char* kAbiVersionSymbol = "ptune_spm_abi_version";
 constexpr const char* kLoadSymbol = "ptune_spm_load";
 constexpr const char* kTrainSymbol = "ptune_spm_train";

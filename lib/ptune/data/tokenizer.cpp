@@ -60,11 +60,14 @@ const SpModule& sp_module() {
       out.load = reinterpret_cast<spm::LoadFn>(::dlsym(h, spm::kLoadSymbol));
       out.train = reinterpret_cast<spm::TrainFn>(::dlsym(h, spm::kTrainSymbol));
       if (!abi || !out.load || !out.train || abi() != spm::kAbiVersion)
-        runtime_error("SentencePiece module '{}' does not match this ptune build; rebuild it", path);
+        runtime_error("SentencePiece module '{}' does not match this ptune build; rebuild it",
+                      path);
       return out;
     }
-    runtime_error("SentencePiece module {} not found (looked for:{}); set "
-                  "PTUNE_SENTENCEPIECE_MODULE to its path", name, tried);
+    runtime_error(
+        "SentencePiece module {} not found (looked for:{}); set "
+        "PTUNE_SENTENCEPIECE_MODULE to its path",
+        name, tried);
   }();
   return m;
 }
@@ -82,7 +85,8 @@ Tokenizer Tokenizer::load(const std::string& model_path) {
   Tokenizer t;
   std::string err;
   t.sp_.reset(sp_module().load(model_path.c_str(), &err));
-  if (!t.sp_) runtime_error("tokenizer '{}': not a valid SentencePiece model ({})", model_path, err);
+  if (!t.sp_)
+    runtime_error("tokenizer '{}': not a valid SentencePiece model ({})", model_path, err);
   t.path_ = model_path;
   return t;
 }
@@ -109,10 +113,18 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   return out;
 }
 
-int64_t Tokenizer::vocab_size() const { return sp_->piece_size(); }
-int32_t Tokenizer::bos_id() const { return sp_->bos_id(); }
-int32_t Tokenizer::eos_id() const { return sp_->eos_id(); }
-int32_t Tokenizer::pad_id() const { return sp_->pad_id() >= 0 ? sp_->pad_id() : sp_->eos_id(); }
+int64_t Tokenizer::vocab_size() const {
+  return sp_->piece_size();
+}
+int32_t Tokenizer::bos_id() const {
+  return sp_->bos_id();
+}
+int32_t Tokenizer::eos_id() const {
+  return sp_->eos_id();
+}
+int32_t Tokenizer::pad_id() const {
+  return sp_->pad_id() >= 0 ? sp_->pad_id() : sp_->eos_id();
+}
 
 namespace {
 
@@ -143,7 +155,9 @@ void fsync_file(const std::string& path) {
 
 const char* const kNormalizations[] = {"identity", "nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf"};
 
-const char* flag(bool b) { return b ? "true" : "false"; }
+const char* flag(bool b) {
+  return b ? "true" : "false";
+}
 
 // Pieces a trained model holds before any learned one: unk, bos, eos, pad, and with byte
 // fallback the 256 byte pieces <0x00>..<0xFF>.
@@ -165,9 +179,10 @@ void train_tokenizer(const TokenizerTrainOptions& o) {
   // SentencePiece also needs a piece per character it keeps; that minimum depends on the corpus
   // and is reported after it is read (below).
   if (o.vocab_size <= reserved_pieces(o))
-    usage_error("tokenizer training: vocab_size {} is too small; expected at least {} ({} and at "
-                "least one piece per character of the corpus)",
-                o.vocab_size, reserved_pieces(o) + 1, reserved_pieces_text(o));
+    usage_error(
+        "tokenizer training: vocab_size {} is too small; expected at least {} ({} and at "
+        "least one piece per character of the corpus)",
+        o.vocab_size, reserved_pieces(o) + 1, reserved_pieces_text(o));
   if (o.model_type != "bpe" && o.model_type != "unigram")
     usage_error("tokenizer training: model_type must be bpe or unigram, got '{}'", o.model_type);
   if (std::find(std::begin(kNormalizations), std::end(kNormalizations), o.normalization) ==
@@ -234,11 +249,12 @@ void train_tokenizer(const TokenizerTrainOptions& o) {
     std::smatch m;
     if (std::regex_search(err, m, std::regex(R"(smaller than required_chars\. (\d+) vs (\d+))"))) {
       const int64_t need = std::stoll(m[2].str());
-      usage_error("tokenizer training on '{}': vocab_size {} is too small for this corpus; expected "
-                  "at least {} ({} and {} characters at character_coverage {}); raise vocab_size "
-                  "or lower character_coverage",
-                  o.input, o.vocab_size, need, reserved_pieces_text(o), need - reserved_pieces(o),
-                  o.character_coverage);
+      usage_error(
+          "tokenizer training on '{}': vocab_size {} is too small for this corpus; expected "
+          "at least {} ({} and {} characters at character_coverage {}); raise vocab_size "
+          "or lower character_coverage",
+          o.input, o.vocab_size, need, reserved_pieces_text(o), need - reserved_pieces(o),
+          o.character_coverage);
     }
     usage_error("tokenizer training on '{}' failed: {}", o.input, err);
   }

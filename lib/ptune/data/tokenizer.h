@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace ptune::spm { class Model; }
+namespace ptune::spm {
+class Model;
+}
 
 namespace ptune {
 
@@ -37,18 +39,18 @@ class Tokenizer {
 // kept exactly as written (no normalization, spaces as they are) and any character outside the
 // vocabulary becomes UTF-8 byte pieces <0x00>..<0xFF>, so decode(encode(text)) == text.
 struct TokenizerTrainOptions {
-  std::string input;          // corpus, one sentence per line ("-" = stdin)
-  std::string out;            // output .model path (written atomically; .vocab beside it)
-  int64_t vocab_size = 4096;  // all pieces, the 4 special and 256 byte pieces included
-  std::string model_type = "bpe";          // bpe | unigram
-  std::string normalization = "identity";  // identity | nmt_nfkc | nfkc | nmt_nfkc_cf | nfkc_cf
-  bool byte_fallback = true;               // unknown characters -> byte pieces instead of unk
-  bool remove_extra_whitespaces = false;   // strip leading/trailing spaces, collapse runs of them
-  bool add_dummy_prefix = true;            // a space before the text: "x" starts like " x"
-  bool split_digits = true;                // every digit a piece of its own
+  std::string input;               // corpus, one sentence per line ("-" = stdin)
+  std::string out;                 // output .model path (written atomically; .vocab beside it)
+  int64_t vocab_size = 4096;       // all pieces, the 4 special and 256 byte pieces included
+  std::string model_type = "bpe";  // bpe | unigram
+  std::string normalization = "identity";    // identity | nmt_nfkc | nfkc | nmt_nfkc_cf | nfkc_cf
+  bool byte_fallback = true;                 // unknown characters -> byte pieces instead of unk
+  bool remove_extra_whitespaces = false;     // strip leading/trailing spaces, collapse runs of them
+  bool add_dummy_prefix = true;              // a space before the text: "x" starts like " x"
+  bool split_digits = true;                  // every digit a piece of its own
   bool allow_whitespace_only_pieces = true;  // pieces made of spaces only (indentation)
-  bool split_by_unicode_script = true;     // no piece spans two scripts (e.g. Latin and CJK)
-  double character_coverage = 0.99995;     // share of the corpus's characters that get a piece
+  bool split_by_unicode_script = true;       // no piece spans two scripts (e.g. Latin and CJK)
+  double character_coverage = 0.99995;       // share of the corpus's characters that get a piece
   int64_t max_sentences = 2000000;
   int threads = 0;
 };

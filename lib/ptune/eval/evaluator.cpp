@@ -30,22 +30,24 @@ EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_
   for (size_t start = 0; start < data.size(); start += o.batch_size) {
     if (o.max_batches > 0 && batches++ >= o.max_batches) break;
     std::vector<const Example*> chunk;
-    for (size_t i = start; i < std::min(data.size(), start + o.batch_size); ++i) chunk.push_back(&data[i]);
+    for (size_t i = start; i < std::min(data.size(), start + o.batch_size); ++i)
+      chunk.push_back(&data[i]);
     Batch b = collate(chunk, pad_id);
     torch::Tensor logits = logits_fn(b.input_ids);  // (B, T, V) fp32
     const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
-    torch::Tensor targets = b.targets.to(logits.device());               // (B, T)
-    torch::Tensor mask = targets.ne(kIgnoreIndex);                       // (B, T)
-    torch::Tensor safe_targets = targets.clamp_min(0);                   // (B, T)
-    torch::Tensor nll = torch::nn::functional::cross_entropy(
-                            logits.reshape({B * T, V}), safe_targets.reshape({B * T}),
-                            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
-                            .reshape({B, T}) *
-                        mask;                                            // (B, T)
+    torch::Tensor targets = b.targets.to(logits.device());  // (B, T)
+    torch::Tensor mask = targets.ne(kIgnoreIndex);          // (B, T)
+    torch::Tensor safe_targets = targets.clamp_min(0);      // (B, T)
+    torch::Tensor nll =
+        torch::nn::functional::cross_entropy(
+            logits.reshape({B * T, V}), safe_targets.reshape({B * T}),
+            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
+            .reshape({B, T}) *
+        mask;                                                                  // (B, T)
     torch::Tensor hit = logits.argmax(-1).eq(safe_targets).logical_and(mask);  // (B, T)
-    torch::Tensor nll_ex = nll.to(torch::kFloat64).sum(1).cpu();        // (B)
-    torch::Tensor hit_ex = hit.sum(1).cpu();                            // (B)
-    torch::Tensor cnt_ex = mask.sum(1).cpu();                           // (B)
+    torch::Tensor nll_ex = nll.to(torch::kFloat64).sum(1).cpu();               // (B)
+    torch::Tensor hit_ex = hit.sum(1).cpu();                                   // (B)
+    torch::Tensor cnt_ex = mask.sum(1).cpu();                                  // (B)
     for (int64_t i = 0; i < B; ++i) {
       const double n = nll_ex[i].item<double>();
       const int64_t h = hit_ex[i].item<int64_t>(), c = cnt_ex[i].item<int64_t>();

@@ -20,9 +20,11 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
   for (size_t start = 0; start < data.size(); start += o.batch_size) {
     if (o.max_batches > 0 && batches++ >= o.max_batches) break;
     std::vector<const Example*> chunk;
-    for (size_t i = start; i < std::min(data.size(), start + o.batch_size); ++i) chunk.push_back(&data[i]);
+    for (size_t i = start; i < std::min(data.size(), start + o.batch_size); ++i)
+      chunk.push_back(&data[i]);
     Batch b = collate(chunk, pad_id);
-    auto trunk = model->hidden(b.input_ids, args ? args(b.input_ids.size(0)) : ForwardArgs{});  // (B, T, d)
+    auto trunk =
+        model->hidden(b.input_ids, args ? args(b.input_ids.size(0)) : ForwardArgs{});  // (B, T, d)
     torch::Tensor prev = trunk;
     for (int64_t k = 1; k <= K; ++k) {
       auto h = heads.head_hidden(k, trunk, prev, b.input_ids, model);

@@ -22,7 +22,8 @@ bool commit_token(GenerateResult& r, int64_t t, const GenerateOptions& o) {
 void finish_stats(GenerateStats& s) {
   s.tokens_per_s = s.seconds > 0 ? s.new_tokens / s.seconds : 0.0;
   s.acceptance_rate = s.drafted > 0 ? static_cast<double>(s.accepted) / s.drafted : 0.0;
-  s.mean_accepted_length = s.rounds > 0 ? static_cast<double>(s.accepted + s.rounds) / s.rounds : 0.0;
+  s.mean_accepted_length =
+      s.rounds > 0 ? static_cast<double>(s.accepted + s.rounds) / s.rounds : 0.0;
 }
 
 GenerateResult generate(Transformer& model, const std::vector<int64_t>& prompt,

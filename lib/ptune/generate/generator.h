@@ -20,9 +20,9 @@ struct GenerateOptions {
 struct GenerateStats {
   int64_t prompt_tokens = 0;
   int64_t new_tokens = 0;
-  int64_t forward_passes = 0;        // base model passes, prefill included
+  int64_t forward_passes = 0;  // base model passes, prefill included
   double seconds = 0.0;
-  double tokens_per_s = 0.0;         // new_tokens / seconds (prefill included in seconds)
+  double tokens_per_s = 0.0;  // new_tokens / seconds (prefill included in seconds)
   // Speculative decoding only: drafted / accepted draft tokens over all verify rounds.
   int64_t rounds = 0, drafted = 0, accepted = 0;
   double acceptance_rate = 0.0;       // accepted / drafted

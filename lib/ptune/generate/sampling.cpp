@@ -10,7 +10,9 @@
 
 namespace ptune {
 
-at::Generator make_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
+at::Generator make_generator(uint64_t seed) {
+  return at::detail::createCPUGenerator(seed);
+}
 
 torch::Tensor sampling_probs(const torch::Tensor& logits, const SamplingOptions& o) {
   PTUNE_CHECK(o.temperature > 0, "sampling_probs needs temperature > 0, got {}", o.temperature);

@@ -30,8 +30,8 @@ GenerateResult generate_speculative(Transformer& model, MtpHeadsImpl& heads,
   // Prefill: hidden states of the prompt and the base model's first token.
   auto hidden = model->hidden(torch::tensor(prompt, torch::kLong).unsqueeze(0), args);  // (1, P, d)
   ++r.stats.forward_passes;
-  int64_t next = sample_token(model->logits(hidden.select(1, hidden.size(1) - 1)).squeeze(0),
-                              o.sampling, gen);
+  int64_t next =
+      sample_token(model->logits(hidden.select(1, hidden.size(1) - 1)).squeeze(0), o.sampling, gen);
   std::vector<int64_t> tokens(prompt);
   tokens.push_back(next);
   bool go = commit_token(r, next, o);
@@ -43,7 +43,7 @@ GenerateResult generate_speculative(Transformer& model, MtpHeadsImpl& heads,
     const int64_t L0 = cache.length();
     args.pos_offset = pos0 + L0;
     auto h = model->hidden(torch::tensor(block, torch::kLong).unsqueeze(0), args);  // (1, K+1, d)
-    auto logits = model->logits(h).squeeze(0);                                        // (K+1, V)
+    auto logits = model->logits(h).squeeze(0);                                      // (K+1, V)
     ++r.stats.forward_passes;
     // Position j's pick continues the sequence [.., next, d_1..d_j]; d_(j+1) is accepted
     // when it equals that pick.
@@ -65,7 +65,7 @@ GenerateResult generate_speculative(Transformer& model, MtpHeadsImpl& heads,
     ++r.stats.rounds;
     r.stats.drafted += K;
     r.stats.accepted += m;
-    cache.truncate(L0 + 1 + m);    // keep next, d_1..d_m; `pick` is not in the cache yet
+    cache.truncate(L0 + 1 + m);      // keep next, d_1..d_m; `pick` is not in the cache yet
     hidden = h.narrow(1, 0, m + 1);  // (1, m+1, d): the newly committed positions
     for (int64_t j = 0; j < m && go; ++j) {
       tokens.push_back(drafts[j]);

@@ -21,16 +21,22 @@ constexpr const char* kIndexFile = "model.safetensors.index.json";
 // Old HF checkpoints store RoPE's inv_freq as a buffer; it is derived, never loaded.
 bool is_derived(const std::string& key) {
   const std::string suffix = ".rotary_emb.inv_freq";
-  return key.size() >= suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return key.size() >= suffix.size() &&
+         key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string dtype_config_name(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat: return "float32";
-    case torch::kBFloat16: return "bfloat16";
-    case torch::kHalf: return "float16";
-    case torch::kDouble: return "float64";
-    default: return "";
+    case torch::kFloat:
+      return "float32";
+    case torch::kBFloat16:
+      return "bfloat16";
+    case torch::kHalf:
+      return "float16";
+    case torch::kDouble:
+      return "float64";
+    default:
+      return "";
   }
 }
 
@@ -38,8 +44,8 @@ std::string dtype_config_name(torch::ScalarType t) {
 
 CheckpointWeights CheckpointWeights::open(const std::string& dir) {
   if (!fs::is_directory(dir))
-    runtime_error("{}: no such directory; expected a checkpoint directory with config.json and {}", dir,
-                  kWeightsFile);
+    runtime_error("{}: no such directory; expected a checkpoint directory with config.json and {}",
+                  dir, kWeightsFile);
   CheckpointWeights w;
   w.dir_ = dir;
   const std::string single = dir + "/" + kWeightsFile, index = dir + "/" + kIndexFile;
@@ -70,7 +76,8 @@ CheckpointWeights CheckpointWeights::open(const std::string& dir) {
       w.files_.push_back(SafetensorsFile::open(dir + "/" + name));
     }
     if (!w.files_[it->second]->contains(key))
-      runtime_error("{}: weight_map puts '{}' in {}, but that file has no such tensor", index, key, name);
+      runtime_error("{}: weight_map puts '{}' in {}, but that file has no such tensor", index, key,
+                    name);
     if (!is_derived(key)) w.where_[key] = it->second;
   }
   return w;
@@ -82,7 +89,9 @@ std::vector<std::string> CheckpointWeights::keys() const {
   return out;
 }
 
-bool CheckpointWeights::contains(const std::string& key) const { return where_.count(key) > 0; }
+bool CheckpointWeights::contains(const std::string& key) const {
+  return where_.count(key) > 0;
+}
 
 const std::string& CheckpointWeights::file_of(const std::string& key) const {
   auto it = where_.find(key);
@@ -100,8 +109,8 @@ const TensorInfo& CheckpointWeights::info(const std::string& key) const {
   return files_[where_.at(key)]->info(key);
 }
 
-void write_model_files(const std::string& dir, const ModelConfig& config, const NamedTensors& weights,
-                       const std::string& tokenizer_path) {
+void write_model_files(const std::string& dir, const ModelConfig& config,
+                       const NamedTensors& weights, const std::string& tokenizer_path) {
   ModelConfig c = config;
   for (const auto& [_, t] : weights) {  // config.json's torch_dtype says what the file holds
     std::string name = dtype_config_name(t.scalar_type());
@@ -112,19 +121,22 @@ void write_model_files(const std::string& dir, const ModelConfig& config, const 
   }
   write_hf_config(dir + "/config.json", c);
   save_safetensors(dir + "/" + kWeightsFile, weights);
-  if (!tokenizer_path.empty()) write_file_atomic(dir + "/tokenizer.model", read_file(tokenizer_path));
+  if (!tokenizer_path.empty())
+    write_file_atomic(dir + "/tokenizer.model", read_file(tokenizer_path));
 }
 
-void save_checkpoint_dir(const std::string& dir, const ModelConfig& config, const NamedTensors& weights,
-                         const std::string& tokenizer_path) {
-  write_dir_atomic(dir, [&](const std::string& tmp) { write_model_files(tmp, config, weights, tokenizer_path); });
+void save_checkpoint_dir(const std::string& dir, const ModelConfig& config,
+                         const NamedTensors& weights, const std::string& tokenizer_path) {
+  write_dir_atomic(dir, [&](const std::string& tmp) {
+    write_model_files(tmp, config, weights, tokenizer_path);
+  });
 }
 
 ModelConfig read_checkpoint_config(const std::string& dir) {
   const std::string path = dir + "/config.json";
   if (!fs::exists(path))
-    runtime_error("{}: no config.json; expected a checkpoint directory with config.json and {}", dir,
-                  kWeightsFile);
+    runtime_error("{}: no config.json; expected a checkpoint directory with config.json and {}",
+                  dir, kWeightsFile);
   return read_hf_config(path);
 }
 

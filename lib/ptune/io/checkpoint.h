@@ -18,9 +18,9 @@ namespace ptune {
 class CheckpointWeights {
  public:
   static CheckpointWeights open(const std::string& dir);  // single file or sharded index
-  std::vector<std::string> keys() const;                   // sorted, skips rotary_emb.inv_freq
+  std::vector<std::string> keys() const;                  // sorted, skips rotary_emb.inv_freq
   bool contains(const std::string& key) const;
-  torch::Tensor get(const std::string& key) const;         // Runtime error if missing
+  torch::Tensor get(const std::string& key) const;  // Runtime error if missing
   const TensorInfo& info(const std::string& key) const;
   const std::string& file_of(const std::string& key) const;  // the shard holding `key`
   const std::string& dir() const { return dir_; }

@@ -21,7 +21,9 @@ namespace fs = std::filesystem;
 namespace ptune {
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 // "a/b/" -> "a/b": the trailing slash would make the sibling "a/b/.tmp-..." a child.
 std::string strip_trailing_slashes(std::string p) {
@@ -40,7 +42,8 @@ std::string fresh_sibling(const std::string& base, Create create) {
   for (int n = 0; n < 10000; ++n) {
     std::string name = fmt::format("{}.tmp-{}-{}", base, getpid(), n);
     if (create(name)) return name;
-    if (errno != EEXIST) runtime_error("{}: cannot create temporary {}: {}", base, name, errno_text());
+    if (errno != EEXIST)
+      runtime_error("{}: cannot create temporary {}: {}", base, name, errno_text());
   }
   runtime_error("{}: cannot find a free temporary name beside it", base);
 }
@@ -48,7 +51,8 @@ std::string fresh_sibling(const std::string& base, Create create) {
 void make_parent_dirs(const std::string& path) {
   std::error_code ec;
   fs::create_directories(parent_of(path), ec);
-  if (ec) runtime_error("{}: cannot create parent directory {}: {}", path, parent_of(path), ec.message());
+  if (ec)
+    runtime_error("{}: cannot create parent directory {}: {}", path, parent_of(path), ec.message());
 }
 
 }  // namespace
@@ -100,7 +104,8 @@ void write_file_atomic_stream(const std::string& path,
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  write_file_atomic_stream(path, [&](std::ostream& out) { out.write(content.data(), content.size()); });
+  write_file_atomic_stream(path,
+                           [&](std::ostream& out) { out.write(content.data(), content.size()); });
 }
 
 std::string read_file(const std::string& path) {
@@ -122,9 +127,8 @@ void write_dir_atomic(const std::string& dir_arg,
   if (fs::exists(dir) && !fs::is_directory(dir))
     runtime_error("{}: exists and is not a directory; refusing to replace it", dir);
   make_parent_dirs(dir);
-  std::string tmp = fresh_sibling(dir, [](const std::string& name) {
-    return ::mkdir(name.c_str(), 0777) == 0;
-  });
+  std::string tmp =
+      fresh_sibling(dir, [](const std::string& name) { return ::mkdir(name.c_str(), 0777) == 0; });
   std::error_code ec;
   try {
     fill(tmp);
@@ -144,7 +148,8 @@ void write_dir_atomic(const std::string& dir_arg,
     if (::rename(dir.c_str(), old.c_str()) != 0) {
       int err = errno;
       fs::remove_all(tmp, ec);
-      runtime_error("{}: cannot move the existing directory aside to {}: {}", dir, old, std::strerror(err));
+      runtime_error("{}: cannot move the existing directory aside to {}: {}", dir, old,
+                    std::strerror(err));
     }
   }
   if (::rename(tmp.c_str(), dir.c_str()) != 0) {

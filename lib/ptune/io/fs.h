@@ -15,7 +15,7 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // fsynced and renamed onto `path`. If `write` throws, the temporary is removed and `path`
 // is untouched. "-" streams to stdout.
 void write_file_atomic_stream(const std::string& path,
-                             const std::function<void(std::ostream& out)>& write);
+                              const std::function<void(std::ostream& out)>& write);
 
 // Reads a whole file; "-" reads stdin. Runtime error naming the path on failure.
 std::string read_file(const std::string& path);
@@ -27,6 +27,7 @@ void fsync_path(const std::string& path);
 // `dir`; on success the temporary is fsynced and renamed onto `dir`. An existing `dir` is
 // replaced only after the new one is complete (old one moved aside, then removed). If `fill`
 // throws, the temporary is removed and `dir` is untouched.
-void write_dir_atomic(const std::string& dir, const std::function<void(const std::string& tmp)>& fill);
+void write_dir_atomic(const std::string& dir,
+                      const std::function<void(const std::string& tmp)>& fill);
 
 }  // namespace ptune

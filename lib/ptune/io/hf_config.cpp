@@ -36,19 +36,22 @@ struct Fields {
   double number(const char* key, double fallback) const {
     if (!has(key)) return fallback;
     const json& v = j[key];
-    if (!v.is_number()) usage_error("{}: {}{} must be a number, got {}", where, prefix, key, v.dump());
+    if (!v.is_number())
+      usage_error("{}: {}{} must be a number, got {}", where, prefix, key, v.dump());
     return v.get<double>();
   }
   bool boolean(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
     const json& v = j[key];
-    if (!v.is_boolean()) usage_error("{}: {}{} must be true or false, got {}", where, prefix, key, v.dump());
+    if (!v.is_boolean())
+      usage_error("{}: {}{} must be true or false, got {}", where, prefix, key, v.dump());
     return v.get<bool>();
   }
   std::string string(const char* key, const std::string& fallback) const {
     if (!has(key)) return fallback;
     const json& v = j[key];
-    if (!v.is_string()) usage_error("{}: {}{} must be a string, got {}", where, prefix, key, v.dump());
+    if (!v.is_string())
+      usage_error("{}: {}{} must be a string, got {}", where, prefix, key, v.dump());
     return v.get<std::string>();
   }
 };
@@ -56,14 +59,16 @@ struct Fields {
 // rope_scaling / rope_parameters object -> RopeScaling (+ rope_theta when inside it).
 RopeScaling read_rope(const json& r, const std::string& where, const std::string& name,
                       double* rope_theta) {
-  if (!r.is_object()) usage_error("{}: {} must be an object or null, got {}", where, name, r.dump());
+  if (!r.is_object())
+    usage_error("{}: {} must be an object or null, got {}", where, name, r.dump());
   Fields f{r, where, name + "."};
   RopeScaling s;
   s.type = f.string("rope_type", f.string("type", "default"));
   const std::vector<std::string> known = {"default", "linear", "dynamic", "llama3", "yarn"};
   if (std::find(known.begin(), known.end(), s.type) == known.end())
-    usage_error("{}: {}.rope_type must be one of default, linear, dynamic, llama3, yarn, got \"{}\"",
-                where, name, s.type);
+    usage_error(
+        "{}: {}.rope_type must be one of default, linear, dynamic, llama3, yarn, got \"{}\"", where,
+        name, s.type);
   s.factor = f.number("factor", s.factor);
   s.low_freq_factor = f.number("low_freq_factor", s.low_freq_factor);
   s.high_freq_factor = f.number("high_freq_factor", s.high_freq_factor);
@@ -80,7 +85,8 @@ int64_t token_id(const Fields& f, const char* key, int64_t fallback) {
   if (v.is_null()) return -1;
   if (v.is_array()) {
     if (v.empty() || !v[0].is_number_integer())
-      usage_error("{}: {} must be an integer or a non-empty list of integers, got {}", f.where, key, v.dump());
+      usage_error("{}: {} must be an integer or a non-empty list of integers, got {}", f.where, key,
+                  v.dump());
     return v[0].get<int64_t>();
   }
   return f.integer(key, fallback);
@@ -115,9 +121,11 @@ ModelConfig model_config_from_json(const json& j, const std::string& where) {
 
   // Features of LlamaConfig that ptune's model does not implement.
   std::string act = f.string("hidden_act", "silu");
-  if (act != "silu") usage_error("{}: hidden_act must be \"silu\" (SwiGLU), got \"{}\"", where, act);
+  if (act != "silu")
+    usage_error("{}: hidden_act must be \"silu\" (SwiGLU), got \"{}\"", where, act);
   for (const char* bias : {"attention_bias", "mlp_bias"})
-    if (f.boolean(bias, false)) usage_error("{}: {} = true is not supported; expected false", where, bias);
+    if (f.boolean(bias, false))
+      usage_error("{}: {} = true is not supported; expected false", where, bias);
 
   try {
     validate(c);

@@ -9,8 +9,10 @@
 namespace ptune {
 
 void write_mtp_config(const std::string& path, const MtpConfig& c) {
-  nlohmann::json j = {{"style", c.style},           {"heads", c.heads},
-                      {"loss_weight", c.loss_weight}, {"head_decay", c.head_decay},
+  nlohmann::json j = {{"style", c.style},
+                      {"heads", c.heads},
+                      {"loss_weight", c.loss_weight},
+                      {"head_decay", c.head_decay},
                       {"train_base", c.train_base}};
   write_file_atomic(path, j.dump(2) + "\n");
 }

@@ -32,9 +32,9 @@ struct DtypeName {
   torch::ScalarType type;
 };
 constexpr DtypeName kDtypes[] = {
-    {"BOOL", torch::kBool},  {"U8", torch::kByte},        {"I8", torch::kChar},
-    {"I16", torch::kShort},  {"F16", torch::kHalf},       {"BF16", torch::kBFloat16},
-    {"I32", torch::kInt},    {"F32", torch::kFloat},      {"F64", torch::kDouble},
+    {"BOOL", torch::kBool}, {"U8", torch::kByte},   {"I8", torch::kChar},
+    {"I16", torch::kShort}, {"F16", torch::kHalf},  {"BF16", torch::kBFloat16},
+    {"I32", torch::kInt},   {"F32", torch::kFloat}, {"F64", torch::kDouble},
     {"I64", torch::kLong},
 };
 
@@ -56,7 +56,9 @@ std::string supported_list() {
   return s;
 }
 
-std::string shape_str(const std::vector<int64_t>& shape) { return c10::str(c10::IntArrayRef(shape)); }
+std::string shape_str(const std::vector<int64_t>& shape) {
+  return c10::str(c10::IntArrayRef(shape));
+}
 
 struct Header {
   std::vector<TensorInfo> infos;  // sorted by data offset
@@ -87,14 +89,15 @@ nlohmann::json parse_json(const std::string& path, const char* begin, const char
     runtime_error("{}: header is not valid JSON: {}", path, e.what());
   }
   if (!duplicate.empty())
-    runtime_error("{}: header has duplicate {} '{}'", path, duplicate_is_tensor ? "tensor" : "key", duplicate);
+    runtime_error("{}: header has duplicate {} '{}'", path, duplicate_is_tensor ? "tensor" : "key",
+                  duplicate);
   return j;
 }
 
 TensorInfo parse_entry(const std::string& path, const std::string& name, const nlohmann::json& v) {
   if (!v.is_object())
-    runtime_error("{}: tensor '{}' must be an object with dtype, shape and data_offsets, got {}", path,
-                  name, v.dump());
+    runtime_error("{}: tensor '{}' must be an object with dtype, shape and data_offsets, got {}",
+                  path, name, v.dump());
   for (const char* field : {"dtype", "shape", "data_offsets"})
     if (!v.contains(field)) runtime_error("{}: tensor '{}' has no '{}'", path, name, field);
   TensorInfo info;
@@ -112,15 +115,15 @@ TensorInfo parse_entry(const std::string& path, const std::string& name, const n
   for (const auto& s : shape)
     shape_ok = shape_ok && s.is_number_unsigned() && s.get<uint64_t>() <= uint64_t(INT64_MAX);
   if (!shape_ok)
-    runtime_error("{}: tensor '{}' shape must be a list of non-negative integers, got {}", path, name,
-                  shape.dump());
+    runtime_error("{}: tensor '{}' shape must be a list of non-negative integers, got {}", path,
+                  name, shape.dump());
   for (const auto& s : shape) info.shape.push_back(s.get<int64_t>());
 
   const auto& off = v["data_offsets"];
   if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
       !off[1].is_number_unsigned() || off[0].get<uint64_t>() > off[1].get<uint64_t>())
-    runtime_error("{}: tensor '{}' data_offsets must be [begin, end] with begin <= end, got {}", path,
-                  name, off.dump());
+    runtime_error("{}: tensor '{}' data_offsets must be [begin, end] with begin <= end, got {}",
+                  path, name, off.dump());
   info.begin = off[0].get<uint64_t>();
   info.end = off[1].get<uint64_t>();
 
@@ -128,28 +131,33 @@ TensorInfo parse_entry(const std::string& path, const std::string& name, const n
   bool overflow = false;
   for (int64_t s : info.shape) overflow |= __builtin_mul_overflow(nbytes, uint64_t(s), &nbytes);
   if (overflow || info.end - info.begin != nbytes)
-    runtime_error("{}: tensor '{}' data_offsets [{}, {}] hold {} bytes; dtype {} shape {} needs {}", path,
-                  name, info.begin, info.end, info.end - info.begin, d->name, shape_str(info.shape),
+    runtime_error("{}: tensor '{}' data_offsets [{}, {}] hold {} bytes; dtype {} shape {} needs {}",
+                  path, name, info.begin, info.end, info.end - info.begin, d->name,
+                  shape_str(info.shape),
                   overflow ? std::string("more than 2^64") : std::to_string(nbytes));
   return info;
 }
 
 Header parse_header(const std::string& path, const uint8_t* bytes, uint64_t size) {
   if (size < 8)
-    runtime_error("{}: file is {} bytes, too short for the 8-byte header length (truncated or not a "
-                  "safetensors file)", path, size);
+    runtime_error(
+        "{}: file is {} bytes, too short for the 8-byte header length (truncated or not a "
+        "safetensors file)",
+        path, size);
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(bytes[i]) << (8 * i);
   if (n > kMaxHeaderBytes)
-    runtime_error("{}: header length {} exceeds the 100 MB limit (corrupt or not a safetensors file)",
-                  path, n);
+    runtime_error(
+        "{}: header length {} exceeds the 100 MB limit (corrupt or not a safetensors file)", path,
+        n);
   if (n > size - 8)
-    runtime_error("{}: header length {} runs past the end of the file ({} bytes; truncated?)", path, n,
-                  size);
+    runtime_error("{}: header length {} runs past the end of the file ({} bytes; truncated?)", path,
+                  n, size);
 
   const char* text = reinterpret_cast<const char*>(bytes + 8);
   nlohmann::json j = parse_json(path, text, text + n);
-  if (!j.is_object()) runtime_error("{}: header must be a JSON object, got {}", path, j.type_name());
+  if (!j.is_object())
+    runtime_error("{}: header must be a JSON object, got {}", path, j.type_name());
 
   Header h;
   h.data_offset = 8 + n;
@@ -158,10 +166,12 @@ Header parse_header(const std::string& path, const uint8_t* bytes, uint64_t size
       h.infos.push_back(parse_entry(path, key, v));
       continue;
     }
-    if (!v.is_object()) runtime_error("{}: __metadata__ must be an object, got {}", path, v.type_name());
+    if (!v.is_object())
+      runtime_error("{}: __metadata__ must be an object, got {}", path, v.type_name());
     for (const auto& [mk, mv] : v.items()) {
       if (!mv.is_string())
-        runtime_error("{}: __metadata__ value of '{}' must be a string, got {}", path, mk, mv.dump());
+        runtime_error("{}: __metadata__ value of '{}' must be a string, got {}", path, mk,
+                      mv.dump());
       h.metadata[mk] = mv.get<std::string>();
     }
   }
@@ -172,9 +182,10 @@ Header parse_header(const std::string& path, const uint8_t* bytes, uint64_t size
   uint64_t expected = 0;
   for (const auto& info : h.infos) {
     if (info.begin != expected)
-      runtime_error("{}: tensor '{}' data_offsets [{}, {}] start at {}, expected {} (offsets must be "
-                    "contiguous from 0 with no gaps or overlaps)", path, info.name, info.begin,
-                    info.end, info.begin, expected);
+      runtime_error(
+          "{}: tensor '{}' data_offsets [{}, {}] start at {}, expected {} (offsets must be "
+          "contiguous from 0 with no gaps or overlaps)",
+          path, info.name, info.begin, info.end, info.begin, expected);
     expected = info.end;
   }
   uint64_t buffer = size - h.data_offset;
@@ -197,8 +208,9 @@ torch::ScalarType safetensors_dtype(const std::string& s) {
 
 std::string safetensors_dtype_name(torch::ScalarType t) {
   int r = dtype_rank(t);
-  if (r < 0) runtime_error("dtype {} cannot be stored in safetensors by ptune; supported: {}", c10::toString(t),
-                           supported_list());
+  if (r < 0)
+    runtime_error("dtype {} cannot be stored in safetensors by ptune; supported: {}",
+                  c10::toString(t), supported_list());
   return kDtypes[r].name;
 }
 
@@ -236,7 +248,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
 
 SafetensorsFile::~SafetensorsFile() = default;
 
-bool SafetensorsFile::contains(const std::string& name) const { return index_.count(name) > 0; }
+bool SafetensorsFile::contains(const std::string& name) const {
+  return index_.count(name) > 0;
+}
 
 const TensorInfo& SafetensorsFile::info(const std::string& name) const {
   auto it = index_.find(name);
@@ -254,7 +268,8 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
     return copy;
   }
   std::shared_ptr<void> keep = map_;
-  return torch::from_blob(ptr, i.shape, [keep](void*) {}, options);
+  return torch::from_blob(
+      ptr, i.shape, [keep](void*) {}, options);
 }
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
@@ -270,7 +285,8 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   std::vector<size_t> order(tensors.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    int ra = dtype_rank(tensors[a].second.scalar_type()), rb = dtype_rank(tensors[b].second.scalar_type());
+    int ra = dtype_rank(tensors[a].second.scalar_type()),
+        rb = dtype_rank(tensors[b].second.scalar_type());
     return ra != rb ? ra > rb : tensors[a].first < tensors[b].first;
   });
 
@@ -290,7 +306,8 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 
   write_file_atomic_stream(path, [&](std::ostream& out) {
     char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((uint64_t(text.size()) >> (8 * i)) & 0xff);
+    for (int i = 0; i < 8; ++i)
+      len[i] = static_cast<char>((uint64_t(text.size()) >> (8 * i)) & 0xff);
     out.write(len, 8);
     out.write(text.data(), text.size());
     for (size_t i : order) {

@@ -23,8 +23,10 @@ AttentionImpl::AttentionImpl(const ModelConfig& c, const std::string& path, cons
       head_dim(c.resolved_head_dim()) {
   const int64_t d = c.hidden_size;
   q_proj = register_module("q_proj", make_projection(b, path + ".q_proj", d, n_heads * head_dim));
-  k_proj = register_module("k_proj", make_projection(b, path + ".k_proj", d, n_kv_heads * head_dim));
-  v_proj = register_module("v_proj", make_projection(b, path + ".v_proj", d, n_kv_heads * head_dim));
+  k_proj =
+      register_module("k_proj", make_projection(b, path + ".k_proj", d, n_kv_heads * head_dim));
+  v_proj =
+      register_module("v_proj", make_projection(b, path + ".v_proj", d, n_kv_heads * head_dim));
   o_proj = register_module("o_proj", make_projection(b, path + ".o_proj", n_heads * head_dim, d));
 }
 
@@ -68,7 +70,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   }
   const int64_t K = k.size(2);
 
-  torch::Tensor mask = mask_in.defined() ? mask_in : causal_mask(T, n_past, x.scalar_type(), x.device());
+  torch::Tensor mask =
+      mask_in.defined() ? mask_in : causal_mask(T, n_past, x.scalar_type(), x.device());
   PTUNE_CHECK(!mask.defined() || (mask.size(0) == T && mask.size(1) == K),
               "attention mask is [{}, {}], expected [{}, {}]", mask.size(0), mask.size(1), T, K);
 

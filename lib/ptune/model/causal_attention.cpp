@@ -34,7 +34,8 @@ Tensor scaled_scores(const Tensor& mask, const Tensor& a, const Tensor& b, doubl
 }
 
 Tensor batched_matmul(const Tensor& a, const Tensor& b) {
-  if (emulates_gemm(a)) return torch::bmm(a.to(torch::kFloat), b.to(torch::kFloat)).to(a.scalar_type());
+  if (emulates_gemm(a))
+    return torch::bmm(a.to(torch::kFloat), b.to(torch::kFloat)).to(a.scalar_type());
   return torch::bmm(a, b);
 }
 
@@ -44,7 +45,8 @@ void accumulate_matmul(Tensor dst, const Tensor& a, const Tensor& b, double alph
     dst.baddbmm_(a, b, /*beta=*/1.0, alpha);
     return;
   }
-  dst.copy_(torch::baddbmm(dst.to(torch::kFloat), a.to(torch::kFloat), b.to(torch::kFloat), 1.0, alpha));
+  dst.copy_(
+      torch::baddbmm(dst.to(torch::kFloat), a.to(torch::kFloat), b.to(torch::kFloat), 1.0, alpha));
 }
 
 // Shapes and the row chunking. The mask is causal, so query rows [s, e) see only keys
@@ -54,9 +56,16 @@ struct Plan {
   int64_t B, H, KV, G, T, K, D, n_past, rows, n_chunks;
   double scale;
   Plan(const Tensor& q, const Tensor& k, int64_t n_past_)
-      : B(q.size(0)), H(q.size(1)), KV(k.size(1)), G(H / KV), T(q.size(2)), K(k.size(2)),
-        D(q.size(3)), n_past(n_past_),
-        rows(0), n_chunks(std::clamp<int64_t>(T / 64, 1, 8)),  // 64 rows: fastest measured
+      : B(q.size(0)),
+        H(q.size(1)),
+        KV(k.size(1)),
+        G(H / KV),
+        T(q.size(2)),
+        K(k.size(2)),
+        D(q.size(3)),
+        n_past(n_past_),
+        rows(0),
+        n_chunks(std::clamp<int64_t>(T / 64, 1, 8)),  // 64 rows: fastest measured
         scale(1.0 / std::sqrt(static_cast<double>(D))) {
     rows = (T + n_chunks - 1) / n_chunks;
   }
@@ -74,13 +83,16 @@ Tensor group_rows(const Tensor& x, const Plan& p, int64_t s, int64_t len) {
 
 // The same rows of x (B, T, H, D).
 Tensor group_rows_bthd(const Tensor& x, const Plan& p, int64_t s, int64_t len) {
-  return x.narrow(1, s, len).view({p.B, len, p.KV, p.G, p.D}).permute({0, 2, 3, 1, 4})
+  return x.narrow(1, s, len)
+      .view({p.B, len, p.KV, p.G, p.D})
+      .permute({0, 2, 3, 1, 4})
       .reshape({p.B * p.KV, p.G * len, p.D});
 }
 
 // Writes g (B*KV, G*len, D), rows (g, t), into rows [s, s + len) of out (B, T, H, D).
 void scatter_rows(Tensor& out, const Tensor& g, const Plan& p, int64_t s, int64_t len) {
-  out.narrow(1, s, len).view({p.B, len, p.KV, p.G, p.D})
+  out.narrow(1, s, len)
+      .view({p.B, len, p.KV, p.G, p.D})
       .copy_(g.view({p.B, p.KV, p.G, len, p.D}).permute({0, 3, 1, 2, 4}));
 }
 
@@ -95,7 +107,8 @@ std::pair<Tensor, Tensor> attend(const Tensor& q, const Tensor& k, const Tensor&
   const int64_t keys = p.keys(s, len);
   Tensor m = mask.defined() && p.n_chunks > 1 ? mask.narrow(0, s, len).narrow(1, 0, keys) : mask;
   if (m.defined() && p.G > 1) m = m.repeat({p.G, 1});  // (G*len, keys), rows (g, t)
-  auto scores = scaled_scores(m, group_rows(q, p, s, len), leading_keys(k, p, keys).transpose(1, 2), p.scale);
+  auto scores =
+      scaled_scores(m, group_rows(q, p, s, len), leading_keys(k, p, keys).transpose(1, 2), p.scale);
   auto probs = scores.scalar_type() == torch::kFloat
                    ? torch::softmax(scores, -1)
                    : torch::softmax(scores, -1, torch::kFloat).to(scores.scalar_type());
@@ -131,16 +144,17 @@ struct CausalAttentionFunction : torch::autograd::Function<CausalAttentionFuncti
     size_t chunk = 0;
     p.for_chunks([&](int64_t s, int64_t len) {
       const int64_t keys = p.keys(s, len);
-      const Tensor& probs = saved[3 + chunk++];            // (B*KV, G*len, keys)
+      const Tensor& probs = saved[3 + chunk++];             // (B*KV, G*len, keys)
       const auto d_out = group_rows_bthd(dout, p, s, len);  // (B*KV, G*len, D)
       accumulate_matmul(leading_keys(dv, p, keys), probs.transpose(1, 2), d_out, 1.0);
       auto d_probs = batched_matmul(d_out, leading_keys(v, p, keys).transpose(1, 2));
       auto d_scores = probs.scalar_type() == torch::kFloat
                           ? at::_softmax_backward_data(d_probs, probs, -1, torch::kFloat)
-                          : at::_softmax_backward_data(d_probs.to(torch::kFloat), probs.to(torch::kFloat),
-                                                       -1, torch::kFloat)
+                          : at::_softmax_backward_data(d_probs.to(torch::kFloat),
+                                                       probs.to(torch::kFloat), -1, torch::kFloat)
                                 .to(probs.scalar_type());
-      accumulate_matmul(leading_keys(dk, p, keys), d_scores.transpose(1, 2), group_rows(q, p, s, len), p.scale);
+      accumulate_matmul(leading_keys(dk, p, keys), d_scores.transpose(1, 2),
+                        group_rows(q, p, s, len), p.scale);
       scatter_rows(dq, batched_matmul(d_scores, leading_keys(k, p, keys)).mul_(p.scale), p, s, len);
     });
     return {dq.transpose(1, 2), dk, dv, Tensor(), Tensor()};  // dq as q: (B, H, T, D)

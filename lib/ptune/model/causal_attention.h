@@ -13,7 +13,7 @@ namespace ptune {
 // first n_past (prefix, cache) are visible to every query; mask: the causal mask (T, K) or
 // undefined when nothing is masked. GQA: H = KV * G, query head h uses K/V head h / G.
 // Returns (B, T, H * D): the heads' outputs side by side, ready for o_proj.
-torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               const torch::Tensor& mask, int64_t n_past);
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, const torch::Tensor& mask, int64_t n_past);
 
 }  // namespace ptune

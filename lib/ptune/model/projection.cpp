@@ -53,7 +53,8 @@ Tensor linear(const Tensor& x, const Tensor& w) {
 }
 
 torch::Tensor silu(const torch::Tensor& x) {
-  const bool cpu_low = !x.is_cuda() && (x.scalar_type() == torch::kHalf || x.scalar_type() == torch::kBFloat16);
+  const bool cpu_low =
+      !x.is_cuda() && (x.scalar_type() == torch::kHalf || x.scalar_type() == torch::kBFloat16);
   return cpu_low ? torch::silu(x.to(torch::kFloat)).to(x.scalar_type()) : torch::silu(x);
 }
 
@@ -68,7 +69,8 @@ LinearImpl::LinearImpl(int64_t in, int64_t out) {
   weight.normal_(0.0, 0.02);
 }
 
-Projection make_projection(const ModelBuilder& b, const std::string& path, int64_t in, int64_t out) {
+Projection make_projection(const ModelBuilder& b, const std::string& path, int64_t in,
+                           int64_t out) {
   Projection p = b.projection ? b.projection(path, in, out) : nullptr;
   return p ? p : std::make_shared<LinearImpl>(in, out);
 }

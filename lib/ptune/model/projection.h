@@ -66,12 +66,12 @@ class SublayerHookImpl : public torch::nn::Module {
 using SublayerHook = std::shared_ptr<SublayerHookImpl>;
 
 // `where` is "attn" or "mlp"; returns nullptr for no hook.
-using SublayerHookFactory =
-    std::function<SublayerHook(const std::string& block_path, const std::string& where, int64_t hidden)>;
+using SublayerHookFactory = std::function<SublayerHook(const std::string& block_path,
+                                                       const std::string& where, int64_t hidden)>;
 
 // How a Transformer is wired. Default: plain Linear everywhere, no hooks.
 struct ModelBuilder {
-  ProjectionFactory projection;    // empty (or returning nullptr) = LinearImpl
+  ProjectionFactory projection;       // empty (or returning nullptr) = LinearImpl
   SublayerHookFactory sublayer_hook;  // empty = none
 };
 

@@ -25,11 +25,14 @@ using torch::autograd::variable_list;
 
 // Activations in fp32 or bf16 on CPU; the weight in either (an fp32 master or a bf16 base).
 bool fusable_dtype(const torch::Tensor& t) {
-  return t.device().is_cpu() && (t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kBFloat16);
+  return t.device().is_cpu() &&
+         (t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kBFloat16);
 }
 
 // Rows per parallel task: about 32K elements, as ATen's GRAIN_SIZE.
-int64_t grain_rows(int64_t dim) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(dim, 1)); }
+int64_t grain_rows(int64_t dim) {
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(dim, 1));
+}
 
 // Sum of a[j] * b[j] with 8 running partial sums (vectorises; more accurate than one sum).
 inline float dot8(const float* a, const float* b, int64_t n) {
@@ -44,10 +47,14 @@ inline float dot8(const float* a, const float* b, int64_t n) {
 
 // The value an op with T outputs stores: rounded to bf16 for bf16, unchanged for fp32.
 template <class T>
-inline float stored(float v) { return static_cast<float>(static_cast<T>(v)); }
+inline float stored(float v) {
+  return static_cast<float>(static_cast<T>(v));
+}
 
 // A row as float: fp32 in place, bf16 converted into buf.
-inline const float* as_float(const float* in, float*, int64_t) { return in; }
+inline const float* as_float(const float* in, float*, int64_t) {
+  return in;
+}
 inline const float* as_float(const c10::BFloat16* in, float* buf, int64_t n) {
   for (int64_t j = 0; j < n; ++j) buf[j] = static_cast<float>(in[j]);
   return buf;
@@ -186,8 +193,8 @@ torch::Tensor rms_norm_ops(const torch::Tensor& x, const torch::Tensor& weight, 
 }
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  const bool fused = fusable_dtype(x) && fusable_dtype(weight) && weight.dim() == 1 && x.dim() >= 1 &&
-                     weight.size(0) == x.size(-1) && x.numel() > 0;
+  const bool fused = fusable_dtype(x) && fusable_dtype(weight) && weight.dim() == 1 &&
+                     x.dim() >= 1 && weight.size(0) == x.size(-1) && x.numel() > 0;
   return fused ? RMSNormFunction::apply(x, weight, eps) : rms_norm_ops(x, weight, eps);
 }
 

@@ -25,11 +25,15 @@ torch::Tensor inv_frequencies(const ModelConfig& c) {
     // HF _compute_llama3_parameters: keep high frequencies, divide low ones by `factor`,
     // interpolate smoothly in between (wavelengths measured against the original context).
     if (s.original_max_position_embeddings <= 0)
-      usage_error("model config: rope_scaling.original_max_position_embeddings must be > 0 for "
-                  "llama3, got {}", s.original_max_position_embeddings);
+      usage_error(
+          "model config: rope_scaling.original_max_position_embeddings must be > 0 for "
+          "llama3, got {}",
+          s.original_max_position_embeddings);
     if (s.high_freq_factor == s.low_freq_factor)
-      usage_error("model config: rope_scaling high_freq_factor and low_freq_factor must differ, "
-                  "both are {}", s.low_freq_factor);
+      usage_error(
+          "model config: rope_scaling high_freq_factor and low_freq_factor must differ, "
+          "both are {}",
+          s.low_freq_factor);
     const double L = static_cast<double>(s.original_max_position_embeddings);
     const double low_wavelen = L / s.low_freq_factor, high_wavelen = L / s.high_freq_factor;
     auto wavelen = 2 * M_PI / inv;
@@ -40,30 +44,36 @@ torch::Tensor inv_frequencies(const ModelConfig& c) {
     return torch::where(medium, smoothed, scaled);
   }
   if (s.type == "dynamic" || s.type == "yarn")
-    usage_error("model config: rope_scaling type '{}' is not supported yet; supported: default, "
-                "linear, llama3", s.type);
-  usage_error("model config: unknown rope_scaling type '{}'; expected one of default, linear, "
-              "llama3", s.type);
+    usage_error(
+        "model config: rope_scaling type '{}' is not supported yet; supported: default, "
+        "linear, llama3",
+        s.type);
+  usage_error(
+      "model config: unknown rope_scaling type '{}'; expected one of default, linear, "
+      "llama3",
+      s.type);
 }
 
 }  // namespace
 
 std::pair<torch::Tensor, torch::Tensor> rope_tables(const ModelConfig& c, int64_t max_len) {
-  auto inv = inv_frequencies(c);                                 // (D/2)
+  auto inv = inv_frequencies(c);                                         // (D/2)
   auto t = torch::arange(max_len, torch::TensorOptions(torch::kFloat));  // (max_len)
-  auto freqs = torch::outer(t, inv);                             // (max_len, D/2)
-  auto emb = torch::cat({freqs, freqs}, -1);                     // (max_len, D)
+  auto freqs = torch::outer(t, inv);                                     // (max_len, D/2)
+  auto emb = torch::cat({freqs, freqs}, -1);                             // (max_len, D)
   return {emb.cos(), emb.sin()};
 }
 
-torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos,
+                         const torch::Tensor& sin) {
   // x: (B, H, T, D); rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2])
   const int64_t half = x.size(-1) / 2;
   auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
   return x * cos + rotated * sin;
 }
 
-torch::Tensor causal_mask(int64_t T, int64_t n_past, torch::ScalarType dtype, torch::Device device) {
+torch::Tensor causal_mask(int64_t T, int64_t n_past, torch::ScalarType dtype,
+                          torch::Device device) {
   if (T <= 1) return {};
   auto opts = torch::TensorOptions(device).dtype(torch::kLong);
   auto i = torch::arange(T, opts).unsqueeze(1);           // (T, 1) new-token index

@@ -34,7 +34,8 @@ TransformerImpl::TransformerImpl(const ModelConfig& c, const ModelBuilder& b) : 
   std::tie(cos_, sin_) = rope_tables(c, c.max_position_embeddings);  // rejects bad rope_scaling
   model = register_module("model", LlamaModel(c, b));
   if (!c.tie_word_embeddings)
-    lm_head = register_module("lm_head", make_projection(b, "lm_head", c.hidden_size, c.vocab_size));
+    lm_head =
+        register_module("lm_head", make_projection(b, "lm_head", c.hidden_size, c.vocab_size));
 }
 
 std::pair<torch::Tensor, torch::Tensor> TransformerImpl::rope(int64_t pos_offset, int64_t T,
@@ -42,8 +43,8 @@ std::pair<torch::Tensor, torch::Tensor> TransformerImpl::rope(int64_t pos_offset
                                                               torch::Device device) {
   if (pos_offset < 0) usage_error("forward: pos_offset must be >= 0, got {}", pos_offset);
   if (pos_offset + T > kMaxPositions)
-    usage_error("forward: pos_offset + tokens must be <= {}, got {}; {}", kMaxPositions, pos_offset + T,
-                kMaxPositionsWhy);
+    usage_error("forward: pos_offset + tokens must be <= {}, got {}; {}", kMaxPositions,
+                pos_offset + T, kMaxPositionsWhy);
   if (pos_offset + T > cos_.size(0)) {
     // Longer than max_position_embeddings: extend (doubling) rather than fail.
     std::tie(cos_, sin_) = rope_tables(config_, std::max(pos_offset + T, 2 * cos_.size(0)));
@@ -62,7 +63,8 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& input_ids, const Forw
   int64_t n_past = 0;
   if (args.prefix) {
     if (static_cast<int64_t>(args.prefix->size()) != n_layers)
-      runtime_error("forward: prefix has {} layers, the model has {}", args.prefix->size(), n_layers);
+      runtime_error("forward: prefix has {} layers, the model has {}", args.prefix->size(),
+                    n_layers);
     if (n_layers > 0) n_past += (*args.prefix)[0].first.size(2);
   }
   if (args.cache) {
@@ -72,10 +74,10 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& input_ids, const Forw
       args.cache->v.resize(n_layers);
     }
   }
-  auto x = model->embed_tokens->forward(input_ids);  // (B, T, d)
-  if (x.scalar_type() != compute_dtype_) x = x.to(compute_dtype_);  // precision policy
+  auto x = model->embed_tokens->forward(input_ids);                         // (B, T, d)
+  if (x.scalar_type() != compute_dtype_) x = x.to(compute_dtype_);          // precision policy
   auto [cos, sin] = rope(args.pos_offset, T, x.scalar_type(), x.device());  // (T, head_dim)
-  auto mask = causal_mask(T, n_past, x.scalar_type(), x.device());         // (T, n_past + T)
+  auto mask = causal_mask(T, n_past, x.scalar_type(), x.device());          // (T, n_past + T)
   for (int64_t l = 0; l < n_layers; ++l) x = model->blocks[l]->forward(x, cos, sin, l, args, mask);
   return model->norm->forward(x);
 }
@@ -92,7 +94,8 @@ torch::Tensor TransformerImpl::head_weight() const {
 
 std::vector<std::pair<std::string, torch::Tensor>> model_state(torch::nn::Module& m) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& item : m.named_parameters(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
+  for (const auto& item : m.named_parameters(/*recurse=*/true))
+    out.emplace_back(item.key(), item.value());
   return out;
 }
 

@@ -31,16 +31,16 @@ using LayerPrefixes = std::vector<std::pair<torch::Tensor, torch::Tensor>>;
 // The caller owns positions: with a cache, pos_offset is the position after the cached
 // tokens; with a PEFT-style prefix of length P, real tokens start at P (pos_offset = P + ...).
 struct ForwardArgs {
-  int64_t pos_offset = 0;               // RoPE position of input_ids[:, 0]
+  int64_t pos_offset = 0;                 // RoPE position of input_ids[:, 0]
   const LayerPrefixes* prefix = nullptr;  // one (k, v) per layer, always visible
-  KVCache* cache = nullptr;             // appended to; attention sees cache + new tokens
+  KVCache* cache = nullptr;               // appended to; attention sees cache + new tokens
 };
 
 class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t dim, double eps);
   torch::Tensor forward(const torch::Tensor& x);  // computed in fp32, returned in x's dtype
-  torch::Tensor weight;  // (dim)
+  torch::Tensor weight;                           // (dim)
   double eps;
 };
 TORCH_MODULE(RMSNorm);
@@ -54,7 +54,8 @@ torch::Tensor rms_norm_ops(const torch::Tensor& x, const torch::Tensor& weight, 
 // (cat(freqs, freqs)); honours rope_scaling (linear, llama3, ...).
 std::pair<torch::Tensor, torch::Tensor> rope_tables(const ModelConfig& c, int64_t max_len);
 // x: (B, H, T, D); cos/sin: (T, D). Returns x*cos + rotate_half(x)*sin.
-torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos,
+                         const torch::Tensor& sin);
 
 // Additive attention mask (T, n_past + T) in `dtype`: 0 where new token i may attend key j,
 // -inf where j > n_past + i. n_past counts the keys before the new tokens (prefix + cache),

@@ -49,10 +49,11 @@ LoadReport load_weights(torch::nn::Module& m, const CheckpointWeights& w, bool s
     if (!missing.empty()) {
       constexpr size_t kShown = 5;
       std::string names;
-      for (size_t i = 0; i < missing.size() && i < kShown; ++i) names += (i ? ", " : "") + missing[i];
+      for (size_t i = 0; i < missing.size() && i < kShown; ++i)
+        names += (i ? ", " : "") + missing[i];
       if (missing.size() > kShown) names += fmt::format(" (and {} more)", missing.size() - kShown);
-      runtime_error("{}: checkpoint is missing {} parameter(s) the model needs: {}", w.dir(), missing.size(),
-                    names);
+      runtime_error("{}: checkpoint is missing {} parameter(s) the model needs: {}", w.dir(),
+                    missing.size(), names);
     }
   }
   return report;

@@ -55,21 +55,24 @@ ParallelHeadsImpl::ParallelHeadsImpl(int64_t n, Transformer& model) {
   }
 }
 
-torch::Tensor ParallelHeadsImpl::head_hidden(int64_t k, const torch::Tensor& trunk, const torch::Tensor&,
-                                             const torch::Tensor&, Transformer&) {
+torch::Tensor ParallelHeadsImpl::head_hidden(int64_t k, const torch::Tensor& trunk,
+                                             const torch::Tensor&, const torch::Tensor&,
+                                             Transformer&) {
   PTUNE_CHECK(k >= 1 && k <= n_heads_, "head {} of {}", k, n_heads_);
   return blocks[k - 1]->forward(trunk);  // (B, T, d)
 }
 
 torch::Tensor ParallelHeadsImpl::head_logits(int64_t k, const torch::Tensor& hidden, Transformer&) {
-  return ptune::linear(hidden, out_proj[k - 1].to(hidden.scalar_type())).to(torch::kFloat);  // (B, T, V)
+  return ptune::linear(hidden, out_proj[k - 1].to(hidden.scalar_type()))
+      .to(torch::kFloat);  // (B, T, V)
 }
 
 namespace {
 
 class ParallelDrafter : public Drafter {
  public:
-  ParallelDrafter(ParallelHeadsImpl* heads, Transformer model) : heads_(heads), model_(std::move(model)) {}
+  ParallelDrafter(ParallelHeadsImpl* heads, Transformer model)
+      : heads_(heads), model_(std::move(model)) {}
   std::vector<int64_t> draft(const std::vector<int64_t>&, const torch::Tensor& hidden) override {
     auto last = hidden[0][hidden.size(1) - 1];  // (d)
     std::vector<int64_t> out;
@@ -99,7 +102,8 @@ SequentialModuleImpl::SequentialModuleImpl(const ModelConfig& c, const std::stri
   const int64_t d = c.hidden_size;
   enorm = register_module("enorm", RMSNorm(d, c.rms_norm_eps));
   hnorm = register_module("hnorm", RMSNorm(d, c.rms_norm_eps));
-  eh_proj = register_module("eh_proj", torch::nn::Linear(torch::nn::LinearOptions(2 * d, d).bias(false)));
+  eh_proj =
+      register_module("eh_proj", torch::nn::Linear(torch::nn::LinearOptions(2 * d, d).bias(false)));
   {
     torch::NoGradGuard no_grad;
     eh_proj->weight.normal_(0.0, 0.02);
@@ -131,7 +135,8 @@ SequentialHeadsImpl::SequentialHeadsImpl(int64_t n, Transformer& model) {
   }
 }
 
-torch::Tensor SequentialHeadsImpl::head_hidden(int64_t k, const torch::Tensor&, const torch::Tensor& prev,
+torch::Tensor SequentialHeadsImpl::head_hidden(int64_t k, const torch::Tensor&,
+                                               const torch::Tensor& prev,
                                                const torch::Tensor& input_ids, Transformer& model) {
   PTUNE_CHECK(k >= 1 && k <= n_heads_, "module {} of {}", k, n_heads_);
   // Position i pairs h^(k-1)_i with t_(i+k) = input_ids[i+k]; the filled tail positions
@@ -140,7 +145,8 @@ torch::Tensor SequentialHeadsImpl::head_hidden(int64_t k, const torch::Tensor&, 
   return modules[k - 1]->forward(prev, shift_left(input_ids, k, pad), model, {});
 }
 
-torch::Tensor SequentialHeadsImpl::head_logits(int64_t k, const torch::Tensor& hidden, Transformer& model) {
+torch::Tensor SequentialHeadsImpl::head_logits(int64_t k, const torch::Tensor& hidden,
+                                               Transformer& model) {
   return model->logits(modules[k - 1]->norm->forward(hidden));
 }
 
@@ -152,14 +158,18 @@ namespace {
 class SequentialDrafter : public Drafter {
  public:
   SequentialDrafter(SequentialHeadsImpl* heads, Transformer model)
-      : heads_(heads), model_(std::move(model)), caches_(heads->n_heads()),
+      : heads_(heads),
+        model_(std::move(model)),
+        caches_(heads->n_heads()),
         hist_(heads->n_heads() + 1) {}
 
-  std::vector<int64_t> draft(const std::vector<int64_t>& tokens, const torch::Tensor& hidden) override {
+  std::vector<int64_t> draft(const std::vector<int64_t>& tokens,
+                             const torch::Tensor& hidden) override {
     const int64_t K = heads_->n_heads(), N = static_cast<int64_t>(tokens.size());
     const int64_t n = N - 2;  // last position with a base hidden state
     hist_[0] = hist_[0].defined() ? torch::cat({hist_[0], hidden}, 1) : hidden;  // (1, n+1, d)
-    PTUNE_CHECK(hist_[0].size(1) == n + 1, "drafter: {} hidden states for {} tokens", hist_[0].size(1), N);
+    PTUNE_CHECK(hist_[0].size(1) == n + 1, "drafter: {} hidden states for {} tokens",
+                hist_[0].size(1), N);
     std::vector<int64_t> ext(tokens);
     std::vector<int64_t> drafts;
     torch::Tensor prev_full = hist_[0];  // h^(k-1) for positions 0..n
@@ -171,8 +181,10 @@ class SequentialDrafter : public Drafter {
       ForwardArgs args;
       args.cache = &cache;
       args.pos_offset = c;
-      auto h = heads_->modules[k - 1]->forward(prev_full.narrow(1, c, n - c + 1), ids_t, model_, args);
-      const int64_t d = heads_->head_logits(k, h.narrow(1, h.size(1) - 1, 1), model_).argmax(-1).item<int64_t>();
+      auto h =
+          heads_->modules[k - 1]->forward(prev_full.narrow(1, c, n - c + 1), ids_t, model_, args);
+      const int64_t d =
+          heads_->head_logits(k, h.narrow(1, h.size(1) - 1, 1), model_).argmax(-1).item<int64_t>();
       drafts.push_back(d);
       ext.push_back(d);
       auto& hk = hist_[k];
@@ -188,8 +200,8 @@ class SequentialDrafter : public Drafter {
  private:
   SequentialHeadsImpl* heads_;
   Transformer model_;
-  std::vector<KVCache> caches_;        // per module, layer 0
-  std::vector<torch::Tensor> hist_;    // [0]: base hidden, [k]: module k outputs (1, L, d)
+  std::vector<KVCache> caches_;      // per module, layer 0
+  std::vector<torch::Tensor> hist_;  // [0]: base hidden, [k]: module k outputs (1, L, d)
 };
 
 }  // namespace

@@ -39,7 +39,8 @@ class Drafter {
   // yet in the base KV cache). `hidden`: base final-normed hidden states (1, m, d) of the
   // positions committed since the last call, the last of which predicted tokens.back().
   // Returns K draft tokens for the positions after tokens.back() (greedy: argmax of each head).
-  virtual std::vector<int64_t> draft(const std::vector<int64_t>& tokens, const torch::Tensor& hidden) = 0;
+  virtual std::vector<int64_t> draft(const std::vector<int64_t>& tokens,
+                                     const torch::Tensor& hidden) = 0;
 };
 
 class MtpHeadsImpl : public torch::nn::Module {
@@ -49,8 +50,9 @@ class MtpHeadsImpl : public torch::nn::Module {
   // Head k's hidden state (B, T, d). `trunk`: trunk hidden (B, T, d); `prev`: head k-1's
   // hidden (the trunk for k = 1); `input_ids` (B, T). Parallel heads read `trunk`,
   // sequential modules read `prev` and the input tokens shifted left by k.
-  virtual torch::Tensor head_hidden(int64_t k, const torch::Tensor& trunk, const torch::Tensor& prev,
-                                    const torch::Tensor& input_ids, Transformer& model) = 0;
+  virtual torch::Tensor head_hidden(int64_t k, const torch::Tensor& trunk,
+                                    const torch::Tensor& prev, const torch::Tensor& input_ids,
+                                    Transformer& model) = 0;
   // Head k's logits (B, T, V) fp32 from its hidden state.
   virtual torch::Tensor head_logits(int64_t k, const torch::Tensor& hidden, Transformer& model) = 0;
   virtual std::unique_ptr<Drafter> drafter(Transformer& model) = 0;

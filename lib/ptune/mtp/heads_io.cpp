@@ -17,7 +17,8 @@ void save_mtp_heads(const std::string& dir, const MtpConfig& c, MtpHeadsImpl& he
   NamedTensors t;
   for (auto& [name, p] : heads.named_tensors()) t.emplace_back(name, p.detach());
   save_safetensors(dir + "/" + kMtpHeadsFile, t,
-                   {{"format", "pt"}, {"ptune_mtp_style", heads.style()},
+                   {{"format", "pt"},
+                    {"ptune_mtp_style", heads.style()},
                     {"ptune_mtp_heads", std::to_string(heads.n_heads())}});
   write_mtp_config(dir + "/" + kMtpConfigFile, c);
 }
@@ -37,8 +38,8 @@ void load_mtp_weights(const std::string& dir, MtpHeadsImpl& heads) {
                     heads.n_heads(), heads.style());
     auto t = f->tensor(name);
     if (t.sizes() != p.sizes())
-      runtime_error("{}: tensor '{}' has wrong shape; expected {}, got {}", path, name, c10::str(p.sizes()),
-                    c10::str(t.sizes()));
+      runtime_error("{}: tensor '{}' has wrong shape; expected {}, got {}", path, name,
+                    c10::str(p.sizes()), c10::str(t.sizes()));
     p.copy_(t);
     ++used;
   }

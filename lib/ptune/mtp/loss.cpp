@@ -15,7 +15,10 @@ torch::Tensor head_targets(const torch::Tensor& targets, int64_t k) {
 }
 
 MtpObjective::MtpObjective(const MtpConfig& c, MtpHeads heads)
-    : c_(c), heads_(std::move(heads)), ce_sum_(heads_->n_heads()), correct_(heads_->n_heads()),
+    : c_(c),
+      heads_(std::move(heads)),
+      ce_sum_(heads_->n_heads()),
+      correct_(heads_->n_heads()),
       count_(heads_->n_heads()) {}
 
 double MtpObjective::weight(int64_t k) const {
@@ -60,14 +63,15 @@ double MtpObjective::forward_backward(Transformer& model, const ForwardArgs& arg
     return loss.item<double>();
   };
 
-  double total = score(trunk, b.targets, 1.0, [&](const torch::Tensor& h) { return model->logits(h); },
-                       base, 0);
+  double total = score(
+      trunk, b.targets, 1.0, [&](const torch::Tensor& h) { return model->logits(h); }, base, 0);
   lm_count_ += b.n_targets;
   torch::Tensor prev = trunk;
   for (int64_t k = 1; k <= heads_->n_heads(); ++k) {
     torch::Tensor hk = heads_->head_hidden(k, trunk, prev, b.input_ids, model);  // (B, T, d)
-    total += score(hk, head_targets(b.targets, k), weight(k),
-                   [&](const torch::Tensor& h) { return heads_->head_logits(k, h, model); }, true, k);
+    total += score(
+        hk, head_targets(b.targets, k), weight(k),
+        [&](const torch::Tensor& h) { return heads_->head_logits(k, h, model); }, true, k);
     prev = hk;
   }
   if (!surrogate.empty()) torch::stack(surrogate).sum().backward();

@@ -61,8 +61,10 @@ torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
 
 ModelBuilder AdapterMethod::builder() {
   ModelBuilder b;
-  b.sublayer_hook = [this](const std::string&, const std::string& where, int64_t hidden) -> SublayerHook {
-    if (std::find(c_.placement.begin(), c_.placement.end(), where) == c_.placement.end()) return nullptr;
+  b.sublayer_hook = [this](const std::string&, const std::string& where,
+                           int64_t hidden) -> SublayerHook {
+    if (std::find(c_.placement.begin(), c_.placement.end(), where) == c_.placement.end())
+      return nullptr;
     return std::make_shared<BottleneckImpl>(hidden, c_);
   };
   return b;

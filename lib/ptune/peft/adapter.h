@@ -12,7 +12,7 @@ class BottleneckImpl : public SublayerHookImpl {
  public:
   BottleneckImpl(int64_t hidden, const AdapterConfig& c);
   torch::Tensor forward(const torch::Tensor& x) override;  // (B, T, d) -> (B, T, d)
-  void reset();  // down: nn.Linear default init; up: zero
+  void reset();                                            // down: nn.Linear default init; up: zero
 
   torch::Tensor down_weight, down_bias;  // (bottleneck, d), (bottleneck)  "down.weight", ...
   torch::Tensor up_weight, up_bias;      // (d, bottleneck), (d)

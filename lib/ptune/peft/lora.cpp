@@ -15,7 +15,7 @@ namespace ptune {
 
 namespace {
 
-const char* const kLinearNames[] = {"q_proj", "k_proj", "v_proj", "o_proj",
+const char* const kLinearNames[] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                     "gate_proj", "up_proj", "down_proj"};
 
 std::string last_component(const std::string& path) {
@@ -69,7 +69,7 @@ void LoRALinearImpl::reset_lora(const std::string& init) {
 torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   // x (..., in): base (..., out) + scale * B(A(drop(x)))
   auto h = dropout > 0 && is_training() ? ::ptune::dropout(x, dropout) : x;
-  auto a = lora_A->forward(h);  // (..., r)
+  auto a = lora_A->forward(h);          // (..., r)
   if (emulates_gemm(x) || x.dim() < 2)  // emulated GEMMs round each product: keep PEFT's ops
     return ::ptune::linear(x, weight) + lora_B->forward(a) * scale;
   // The B GEMM accumulates scale * a B^T into the base output (beta 1, alpha scale): no
@@ -77,7 +77,8 @@ torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   // linear() of the 2-D rows is a plain mm result (not a view), so addmm_ may write into it;
   // .to() is a no-op when B is already in the compute dtype.
   auto out = ::ptune::linear(x.reshape({-1, x.size(-1)}), weight);  // (N, out)
-  out.addmm_(a.reshape({-1, a.size(-1)}), lora_B->weight.to(out.scalar_type()).t(), /*beta=*/1.0, /*alpha=*/scale);
+  out.addmm_(a.reshape({-1, a.size(-1)}), lora_B->weight.to(out.scalar_type()).t(), /*beta=*/1.0,
+             /*alpha=*/scale);
   auto sizes = x.sizes().vec();
   sizes.back() = out.size(1);
   return out.view(sizes);
@@ -90,8 +91,7 @@ bool LoraMethod::targets(const std::string& path) const {
   if (modules_) return modules_->count(path) > 0;
   const std::string name = last_component(path);
   bool hit = false;
-  for (const auto& t : c_.targets)
-    hit |= t == name || (t == "all-linear" && name != "lm_head");
+  for (const auto& t : c_.targets) hit |= t == name || (t == "all-linear" && name != "lm_head");
   if (!hit) return false;
   if (c_.layers.empty()) return true;
   const int64_t layer = layer_of(path);
@@ -127,7 +127,9 @@ void LoraMethod::attach(Transformer& model) {
     l.lora_B->weight.requires_grad_(true);
     ++n;
   });
-  if (n == 0) usage_error("method.lora.targets: no projection of this model matches (check targets and layers)");
+  if (n == 0)
+    usage_error(
+        "method.lora.targets: no projection of this model matches (check targets and layers)");
   auto params = model->named_parameters();
   for (const auto& m : c_.modules_to_save) {
     const std::string key = m == "lm_head" ? "lm_head.weight" : "model." + m + ".weight";
@@ -151,15 +153,19 @@ void LoraMethod::attach(Transformer& model) {
 
 NamedTensors LoraMethod::merged_weights(Transformer& model) {
   std::map<std::string, torch::Tensor> deltas;  // "<module>.weight" -> scale * B A
-  for_each_lora(model, [&](const std::string& path, LoRALinearImpl& l) { deltas[path + ".weight"] = l.delta(); });
+  for_each_lora(model, [&](const std::string& path, LoRALinearImpl& l) {
+    deltas[path + ".weight"] = l.delta();
+  });
   NamedTensors out;
   for (auto& [name, t] : model_state(*model)) {
     if (name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos)
       continue;
     auto d = deltas.find(name);
     torch::Tensor w = t.detach();
-    if (d != deltas.end()) w = w.to(torch::kFloat) + d->second;
-    else if (bf16_base_.count(name)) w = w.to(torch::kFloat);
+    if (d != deltas.end())
+      w = w.to(torch::kFloat) + d->second;
+    else if (bf16_base_.count(name))
+      w = w.to(torch::kFloat);
     out.emplace_back(name, w);
   }
   return out;

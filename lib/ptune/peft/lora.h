@@ -28,9 +28,9 @@ class LoRALinearImpl : public ProjectionImpl {
   void reset_lora(const std::string& init);  // kaiming | gaussian A, zero B
   torch::Tensor delta() const { return lora_delta(lora_A->weight, lora_B->weight, scale); }
 
-  torch::Tensor weight;                    // (out, in) frozen base, HF name "weight"
-  std::shared_ptr<LinearImpl> lora_A;      // weight (r, in)
-  std::shared_ptr<LinearImpl> lora_B;      // weight (out, r)
+  torch::Tensor weight;                // (out, in) frozen base, HF name "weight"
+  std::shared_ptr<LinearImpl> lora_A;  // weight (r, in)
+  std::shared_ptr<LinearImpl> lora_B;  // weight (out, r)
   double scale;
   double dropout;
 };

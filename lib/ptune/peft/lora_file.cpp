@@ -20,11 +20,13 @@ namespace ptune {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 void erase_all(std::string& s, const std::string& what, const std::string& with) {
-  for (size_t i = s.find(what); i != std::string::npos; i = s.find(what, i)) s.replace(i, what.size(), with);
+  for (size_t i = s.find(what); i != std::string::npos; i = s.find(what, i))
+    s.replace(i, what.size(), with);
 }
 
 std::string short_name(const std::string& path) {
@@ -33,7 +35,8 @@ std::string short_name(const std::string& path) {
 }
 
 bool is_projection(const std::string& name) {
-  for (const char* n : {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"})
+  for (const char* n :
+       {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"})
     if (name == n) return true;
   return false;
 }
@@ -42,8 +45,10 @@ bool is_projection(const std::string& name) {
 bool selected(const AdapterFileConfig& c, const std::string& path) {
   const std::string name = short_name(path);
   bool hit = false;
-  if (c.target_regex == "all-linear") hit = name != "lm_head";
-  else if (!c.target_regex.empty()) hit = std::regex_match(path, std::regex(c.target_regex));
+  if (c.target_regex == "all-linear")
+    hit = name != "lm_head";
+  else if (!c.target_regex.empty())
+    hit = std::regex_match(path, std::regex(c.target_regex));
   for (const auto& t : c.target_modules) hit |= path == t || ends_with(path, "." + t);
   if (!hit || c.layers_to_transform.empty()) return hit;
   static const std::regex layer_re(R"(^model\.layers\.(\d+)\.)");
@@ -54,12 +59,18 @@ bool selected(const AdapterFileConfig& c, const std::string& path) {
          c.layers_to_transform.end();
 }
 
-std::string shape_str(const torch::Tensor& t) { return c10::str(t.sizes()); }
-std::string shape_str(const std::vector<int64_t>& s) { return c10::str(c10::IntArrayRef(s)); }
+std::string shape_str(const torch::Tensor& t) {
+  return c10::str(t.sizes());
+}
+std::string shape_str(const std::vector<int64_t>& s) {
+  return c10::str(c10::IntArrayRef(s));
+}
 
 }  // namespace
 
-double LoraAdapter::scale() const { return lora_scale(config.lora_alpha, config.r, config.use_rslora); }
+double LoraAdapter::scale() const {
+  return lora_scale(config.lora_alpha, config.r, config.use_rslora);
+}
 
 LoraAdapter read_lora_adapter(const std::string& dir) {
   LoraAdapter a;
@@ -69,11 +80,14 @@ LoraAdapter read_lora_adapter(const std::string& dir) {
   const std::string cfg_path = dir + "/" + kAdapterConfigFile;
   if (c.peft_type != "LORA")
     usage_error("{}: peft_type is '{}'; expected a LORA adapter", cfg_path, c.peft_type);
-  if (c.use_dora) usage_error("{}: use_dora is set; DoRA adapters cannot be applied by ptune", cfg_path);
+  if (c.use_dora)
+    usage_error("{}: use_dora is set; DoRA adapters cannot be applied by ptune", cfg_path);
   if (c.fan_in_fan_out)
-    usage_error("{}: fan_in_fan_out is true (Conv1D-style weights); LLaMA projections need false", cfg_path);
+    usage_error("{}: fan_in_fan_out is true (Conv1D-style weights); LLaMA projections need false",
+                cfg_path);
   if (c.bias != "none")
-    usage_error("{}: bias is '{}'; ptune applies LoRA adapters with bias 'none' only", cfg_path, c.bias);
+    usage_error("{}: bias is '{}'; ptune applies LoRA adapters with bias 'none' only", cfg_path,
+                c.bias);
   if (!c.unsupported.empty())
     usage_error("{}: {} is set; ptune does not support it", cfg_path, c.unsupported);
   if (c.r <= 0) usage_error("{}: r must be > 0, got {}", cfg_path, c.r);
@@ -102,23 +116,26 @@ LoraAdapter read_lora_adapter(const std::string& dir) {
     } else if (ends_with(name, ".weight") && name.find("lora_") == std::string::npos) {
       a.saved[name] = {key, st->tensor(key)};
     } else {
-      usage_error("{}: adapter key '{}' is not a LoRA key (expected <module>.lora_A.weight, "
-                  "<module>.lora_B.weight or a modules_to_save weight)",
-                  file, key);
+      usage_error(
+          "{}: adapter key '{}' is not a LoRA key (expected <module>.lora_A.weight, "
+          "<module>.lora_B.weight or a modules_to_save weight)",
+          file, key);
     }
   }
   if (a.modules.empty()) usage_error("{}: holds no lora_A/lora_B tensors", file);
   return a;
 }
 
-void check_lora_adapter(const LoraAdapter& a, const std::map<std::string, std::vector<int64_t>>& base,
+void check_lora_adapter(const LoraAdapter& a,
+                        const std::map<std::string, std::vector<int64_t>>& base,
                         const std::string& base_desc) {
   const int64_t r = a.config.r;
   for (const auto& [path, p] : a.modules) {
     const std::string some_key = p.A.defined() ? p.key_A : p.key_B;
     auto it = base.find(path + ".weight");
     if (it == base.end())
-      usage_error("adapter key '{}' names module '{}', which {} does not have", some_key, path, base_desc);
+      usage_error("adapter key '{}' names module '{}', which {} does not have", some_key, path,
+                  base_desc);
     if (!p.A.defined())
       usage_error("adapter is missing key '{}' ('{}' is present)",
                   kPeftPrefix + path + ".lora_A.weight", p.key_B);
@@ -128,11 +145,11 @@ void check_lora_adapter(const LoraAdapter& a, const std::map<std::string, std::v
     const auto& w = it->second;  // (out, in)
     const std::string name = short_name(path);
     if (p.A.dim() != 2 || p.A.size(1) != w[1])
-      usage_error("adapter key '{}' has shape {}; the base {} expects [r, {}]", p.key_A, shape_str(p.A),
-                  name, w[1]);
+      usage_error("adapter key '{}' has shape {}; the base {} expects [r, {}]", p.key_A,
+                  shape_str(p.A), name, w[1]);
     if (p.B.dim() != 2 || p.B.size(0) != w[0])
-      usage_error("adapter key '{}' has shape {}; the base {} expects [{}, r]", p.key_B, shape_str(p.B),
-                  name, w[0]);
+      usage_error("adapter key '{}' has shape {}; the base {} expects [{}, r]", p.key_B,
+                  shape_str(p.B), name, w[0]);
     if (p.A.size(0) != r || p.B.size(1) != r)
       usage_error("adapter keys '{}' {} and '{}' {} do not have rank r = {} (adapter_config.json)",
                   p.key_A, shape_str(p.A), p.key_B, shape_str(p.B), r);
@@ -142,13 +159,14 @@ void check_lora_adapter(const LoraAdapter& a, const std::map<std::string, std::v
     if (it == base.end())
       usage_error("adapter key '{}' names '{}', which {} does not have", s.first, name, base_desc);
     if (s.second.sizes().vec() != it->second)
-      usage_error("adapter key '{}' has shape {}; the base {} is {}", s.first, shape_str(s.second), name,
-                  shape_str(it->second));
+      usage_error("adapter key '{}' has shape {}; the base {} is {}", s.first, shape_str(s.second),
+                  name, shape_str(it->second));
   }
   for (const auto& [name, shape] : base) {
     if (!ends_with(name, ".weight") || shape.size() != 2) continue;
     const std::string path = name.substr(0, name.size() - 7);
-    if (!is_projection(short_name(path)) || !selected(a.config, path) || a.modules.count(path)) continue;
+    if (!is_projection(short_name(path)) || !selected(a.config, path) || a.modules.count(path))
+      continue;
     usage_error("adapter is missing key '{}' (target_modules selects {} of {})",
                 kPeftPrefix + path + ".lora_A.weight", path, base_desc);
   }
@@ -160,9 +178,12 @@ void merge_lora(const MergeLoraOptions& o) {
       usage_error("merge-lora: --out '{}' is the input '{}'; choose a new directory", o.out, *in);
   torch::ScalarType dt = torch::kFloat;
   if (!o.dtype.empty()) {
-    if (o.dtype == "fp16") dt = torch::kHalf;
-    else if (o.dtype == "bf16") dt = torch::kBFloat16;
-    else if (o.dtype != "fp32") usage_error("merge-lora: --dtype must be fp32, fp16 or bf16, got '{}'", o.dtype);
+    if (o.dtype == "fp16")
+      dt = torch::kHalf;
+    else if (o.dtype == "bf16")
+      dt = torch::kBFloat16;
+    else if (o.dtype != "fp32")
+      usage_error("merge-lora: --dtype must be fp32, fp16 or bf16, got '{}'", o.dtype);
   }
   if (!fs::is_directory(o.base)) usage_error("merge-lora: --base '{}' is not a directory", o.base);
   const ModelConfig cfg = read_checkpoint_config(o.base);
@@ -177,10 +198,13 @@ void merge_lora(const MergeLoraOptions& o) {
   for (const auto& key : w.keys()) {
     torch::Tensor t = w.get(key);
     const auto out_dtype = o.dtype.empty() ? t.scalar_type() : dt;
-    auto m = ends_with(key, ".weight") ? a.modules.find(key.substr(0, key.size() - 7)) : a.modules.end();
+    auto m =
+        ends_with(key, ".weight") ? a.modules.find(key.substr(0, key.size() - 7)) : a.modules.end();
     auto s = a.saved.find(key);
-    if (m != a.modules.end()) t = t.to(torch::kFloat) + lora_delta(m->second.A, m->second.B, scale);
-    else if (s != a.saved.end()) t = s->second.second;
+    if (m != a.modules.end())
+      t = t.to(torch::kFloat) + lora_delta(m->second.A, m->second.B, scale);
+    else if (s != a.saved.end())
+      t = s->second.second;
     merged.emplace_back(key, t.to(out_dtype));
   }
   std::string tok;

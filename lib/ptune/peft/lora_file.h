@@ -25,7 +25,8 @@ struct LoraAdapter {
   std::string dir;
   AdapterFileConfig config;
   std::map<std::string, Pair> modules;  // HF module path ("model.layers.0.self_attn.q_proj")
-  std::map<std::string, std::pair<std::string, torch::Tensor>> saved;  // HF param -> (file key, tensor)
+  std::map<std::string, std::pair<std::string, torch::Tensor>>
+      saved;  // HF param -> (file key, tensor)
   double scale() const;
 };
 
@@ -37,7 +38,8 @@ LoraAdapter read_lora_adapter(const std::string& dir);
 // Checks every key and shape of `a` against the base's parameter shapes (HF name -> shape),
 // and that every module target_modules selects has both A and B. Usage error naming the
 // first mismatch; `base_desc` names the base in messages.
-void check_lora_adapter(const LoraAdapter& a, const std::map<std::string, std::vector<int64_t>>& base,
+void check_lora_adapter(const LoraAdapter& a,
+                        const std::map<std::string, std::vector<int64_t>>& base,
                         const std::string& base_desc);
 
 struct MergeLoraOptions {

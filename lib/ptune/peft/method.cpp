@@ -15,7 +15,9 @@ NamedTensors Method::trainable(Transformer& model) {
   return out;
 }
 
-NamedTensors Method::merged_weights(Transformer& model) { return model_state(*model); }
+NamedTensors Method::merged_weights(Transformer& model) {
+  return model_state(*model);
+}
 
 void Method::export_adapter(Transformer&, const std::string&, const std::string&) const {
   usage_error("output.export: method '{}' has no adapter to export; use export: merged", name());
@@ -26,16 +28,19 @@ void Method::load_adapter(Transformer&, const std::string& dir) {
 }
 
 std::string resolve_export(const Method& method, const std::string& requested) {
-  const std::string mode = requested.empty() ? (method.is_peft() ? "adapter" : "merged") : requested;
+  const std::string mode =
+      requested.empty() ? (method.is_peft() ? "adapter" : "merged") : requested;
   if ((mode == "merged" || mode == "both") && !method.can_merge())
-    usage_error("output.export: '{}' needs merged weights, but method '{}' cannot be folded into "
-                "LLaMA weights (it adds {}); use export: adapter",
-                mode, method.name(),
-                method.name() == "prefix" ? "virtual tokens to attention" : "layers to each block");
+    usage_error(
+        "output.export: '{}' needs merged weights, but method '{}' cannot be folded into "
+        "LLaMA weights (it adds {}); use export: adapter",
+        mode, method.name(),
+        method.name() == "prefix" ? "virtual tokens to attention" : "layers to each block");
   if ((mode == "adapter" || mode == "both") && !method.is_peft())
-    usage_error("output.export: '{}' needs an adapter, but method '{}' trains every weight; use "
-                "export: merged",
-                mode, method.name());
+    usage_error(
+        "output.export: '{}' needs an adapter, but method '{}' trains every weight; use "
+        "export: merged",
+        mode, method.name());
   return mode;
 }
 

@@ -37,9 +37,10 @@ std::shared_ptr<Method> method_for_adapter(const std::string& dir, const Adapter
   if (c.peft_type == "PREFIX_TUNING") {
     const int64_t token_dim = base.num_key_value_heads * base.resolved_head_dim();
     if (c.num_layers != base.num_hidden_layers || c.token_dim != token_dim)
-      usage_error("{}: num_layers {} and token_dim {} do not match the base model ({} layers, "
-                  "num_key_value_heads * head_dim = {})",
-                  where, c.num_layers, c.token_dim, base.num_hidden_layers, token_dim);
+      usage_error(
+          "{}: num_layers {} and token_dim {} do not match the base model ({} layers, "
+          "num_key_value_heads * head_dim = {})",
+          where, c.num_layers, c.token_dim, base.num_hidden_layers, token_dim);
     PrefixConfig pc;
     pc.virtual_tokens = c.num_virtual_tokens;
     pc.projection = false;  // the file holds the encoder output
@@ -56,8 +57,9 @@ std::shared_ptr<Method> method_for_adapter(const std::string& dir, const Adapter
     ac.dropout = 0.0;
     return std::make_shared<AdapterMethod>(ac);
   }
-  usage_error("{}: peft_type '{}' is not supported; expected LORA, PREFIX_TUNING or PTUNE_BOTTLENECK",
-              where, c.peft_type);
+  usage_error(
+      "{}: peft_type '{}' is not supported; expected LORA, PREFIX_TUNING or PTUNE_BOTTLENECK",
+      where, c.peft_type);
 }
 
 PeftModel load_with_adapter(const std::string& base_dir, const std::string& adapter_dir) {
@@ -65,7 +67,8 @@ PeftModel load_with_adapter(const std::string& base_dir, const std::string& adap
   pm.config = read_adapter_config(adapter_dir);
   const std::string base = base_dir.empty() ? pm.config.base_model_name_or_path : base_dir;
   if (base.empty())
-    usage_error("{}: base_model_name_or_path is empty; pass the base model with --model DIR", adapter_dir);
+    usage_error("{}: base_model_name_or_path is empty; pass the base model with --model DIR",
+                adapter_dir);
   if (!std::filesystem::is_directory(base))
     usage_error("base model '{}' (from {}) is not a directory; pass --model DIR", base,
                 base_dir.empty() ? adapter_dir + "/" + kAdapterConfigFile : "--model");

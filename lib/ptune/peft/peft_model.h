@@ -19,8 +19,8 @@ struct PeftModel {
 
 // The method an adapter dir was written by, configured from its adapter_config.json and
 // checked against the base's architecture (usage error naming the mismatching field).
-std::shared_ptr<Method> method_for_adapter(const std::string& adapter_dir, const AdapterFileConfig& c,
-                                           const ModelConfig& base);
+std::shared_ptr<Method> method_for_adapter(const std::string& adapter_dir,
+                                           const AdapterFileConfig& c, const ModelConfig& base);
 
 // `base_dir` empty = the adapter's base_model_name_or_path.
 PeftModel load_with_adapter(const std::string& base_dir, const std::string& adapter_dir);

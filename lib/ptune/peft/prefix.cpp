@@ -10,8 +10,8 @@
 
 namespace ptune {
 
-PrefixEncoderImpl::PrefixEncoderImpl(int64_t P, int64_t token_dim, int64_t n_layers, bool projection,
-                                     int64_t hidden) {
+PrefixEncoderImpl::PrefixEncoderImpl(int64_t P, int64_t token_dim, int64_t n_layers,
+                                     bool projection, int64_t hidden) {
   const int64_t out = n_layers * 2 * token_dim;
   embedding = register_module("embedding", torch::nn::Embedding(P, projection ? token_dim : out));
   if (projection)
@@ -42,7 +42,7 @@ void PrefixMethod::attach(Transformer& model) {
 
 LayerPrefixes PrefixMethod::prefixes() {
   const int64_t P = c_.virtual_tokens, KV = n_kv_heads_, D = head_dim_;
-  auto flat = encoder_->forward();                                  // (P, L*2*KV*D)
+  auto flat = encoder_->forward();                                       // (P, L*2*KV*D)
   auto kv = flat.view({P, n_layers_ * 2, KV, D}).permute({1, 2, 0, 3});  // (2L, KV, P, D)
   LayerPrefixes out;
   for (int64_t l = 0; l < n_layers_; ++l)
@@ -58,7 +58,8 @@ ForwardArgs PrefixMethod::forward_args(int64_t) {
   return a;
 }
 
-void PrefixMethod::export_adapter(Transformer&, const std::string& dir, const std::string& base_path) const {
+void PrefixMethod::export_adapter(Transformer&, const std::string& dir,
+                                  const std::string& base_path) const {
   AdapterFileConfig c;
   c.peft_type = "PREFIX_TUNING";
   c.base_model_name_or_path = base_path;
@@ -78,13 +79,15 @@ void PrefixMethod::load_adapter(Transformer& model, const std::string& dir) {
   const std::string file = dir + "/" + kAdapterWeightsFile;
   PTUNE_CHECK(!encoder_->transform, "prefix adapters load into a bare embedding");
   auto st = SafetensorsFile::open(file);
-  if (!st->contains("prompt_embeddings")) usage_error("{}: adapter is missing key 'prompt_embeddings'", file);
+  if (!st->contains("prompt_embeddings"))
+    usage_error("{}: adapter is missing key 'prompt_embeddings'", file);
   auto t = st->tensor("prompt_embeddings");
   auto& w = encoder_->embedding->weight;
   if (t.sizes() != w.sizes())
-    usage_error("{}: adapter key 'prompt_embeddings' has shape {}; the base model expects [{}, {}] "
-                "(virtual tokens, layers {} * 2 * kv heads {} * head_dim {})",
-                file, c10::str(t.sizes()), w.size(0), w.size(1), n_layers_, n_kv_heads_, head_dim_);
+    usage_error(
+        "{}: adapter key 'prompt_embeddings' has shape {}; the base model expects [{}, {}] "
+        "(virtual tokens, layers {} * 2 * kv heads {} * head_dim {})",
+        file, c10::str(t.sizes()), w.size(0), w.size(1), n_layers_, n_kv_heads_, head_dim_);
   torch::NoGradGuard no_grad;
   w.copy_(t);
 }

@@ -16,8 +16,8 @@ class PrefixEncoderImpl : public torch::nn::Module {
  public:
   PrefixEncoderImpl(int64_t virtual_tokens, int64_t token_dim, int64_t n_layers, bool projection,
                     int64_t hidden);
-  torch::Tensor forward();  // (P, n_layers * 2 * token_dim)
-  torch::nn::Embedding embedding{nullptr};  // (P, token_dim) or (P, L*2*token_dim)
+  torch::Tensor forward();                   // (P, n_layers * 2 * token_dim)
+  torch::nn::Embedding embedding{nullptr};   // (P, token_dim) or (P, L*2*token_dim)
   torch::nn::Sequential transform{nullptr};  // Linear, Tanh, Linear when projecting
 };
 TORCH_MODULE(PrefixEncoder);
@@ -42,7 +42,7 @@ class PrefixMethod : public Method {
   PrefixConfig c_;
   int64_t n_layers_, n_kv_heads_, head_dim_;
   mutable PrefixEncoder encoder_{nullptr};  // mutable: export runs it from a const method
-  LayerPrefixes current_;  // what forward_args last pointed at
+  LayerPrefixes current_;                   // what forward_args last pointed at
 };
 
 }  // namespace ptune

@@ -24,12 +24,14 @@ LossScaler::LossScaler(const LossScaleConfig& c)
               c.backoff_factor);
 }
 
-torch::Tensor LossScaler::scale(const torch::Tensor& loss) const { return loss * scale_; }
+torch::Tensor LossScaler::scale(const torch::Tensor& loss) const {
+  return loss * scale_;
+}
 
 bool LossScaler::unscale_and_check(const std::vector<torch::Tensor>& params) {
   PTUNE_CHECK(!unscaled_, "unscale_and_check() called twice before update()");
   unscaled_ = true;
-  const double inv = 1.0 / scale_;  // in double, then applied in the grad's dtype
+  const double inv = 1.0 / scale_;    // in double, then applied in the grad's dtype
   std::vector<torch::Tensor> finite;  // one 0-dim bool per gradient, reduced at the end
   for (const auto& p : params) {
     torch::Tensor g = p.grad();
@@ -68,9 +70,10 @@ std::vector<double> LossScaler::state() const {
 
 void LossScaler::load_state(const std::vector<double>& s, const std::string& where) {
   if (s.size() != 5 || s[0] != kStateVersion)
-    runtime_error("resume: '{}' holds no loss-scaler state (expected 5 values, version {}; got {} "
-                  "values); was it saved by a run with precision.dtype fp16?",
-                  where, kStateVersion, s.size());
+    runtime_error(
+        "resume: '{}' holds no loss-scaler state (expected 5 values, version {}; got {} "
+        "values); was it saved by a run with precision.dtype fp16?",
+        where, kStateVersion, s.size());
   if (!(std::isfinite(s[1]) && s[1] > 0))
     runtime_error("resume: '{}': loss scale must be a positive finite number, got {}", where, s[1]);
   scale_ = s[1];

@@ -15,8 +15,10 @@ torch::ScalarType compute_dtype(const std::string& dtype) {
   if (dtype == "fp32") return torch::kFloat;
   if (dtype == "bf16") return torch::kBFloat16;
   if (dtype == "fp16") return torch::kHalf;
-  usage_error("precision.dtype: expected one of fp32, bf16, fp16 (auto resolves to one of them "
-              "when the recipe loads), got '{}'", dtype);
+  usage_error(
+      "precision.dtype: expected one of fp32, bf16, fp16 (auto resolves to one of them "
+      "when the recipe loads), got '{}'",
+      dtype);
 }
 
 PrecisionPolicy make_precision_policy(const PrecisionConfig& p) {
@@ -27,7 +29,8 @@ PrecisionPolicy make_precision_policy(const PrecisionConfig& p) {
   return out;
 }
 
-void apply_precision(const PrecisionPolicy& policy, Transformer& model, const NamedTensors& trainable) {
+void apply_precision(const PrecisionPolicy& policy, Transformer& model,
+                     const NamedTensors& trainable) {
   for (const auto& [name, t] : trainable)
     if (t.scalar_type() != torch::kFloat)
       runtime_error("precision {}: trainable parameter '{}' is {}, expected fp32 master weights",
@@ -35,9 +38,10 @@ void apply_precision(const PrecisionPolicy& policy, Transformer& model, const Na
   model->set_compute_dtype(policy.compute);
   const bool on_cpu = trainable.empty() || !trainable.begin()->second.is_cuda();
   if (policy.compute == torch::kBFloat16 && on_cpu && !cpu_info().native_bf16())
-    PTUNE_WARN("bf16 is emulated on this CPU ({}; no AVX512_BF16 or AMX-BF16): its GEMMs run in "
-               "fp32 on the bf16 values, rounded to bf16 once; precision.dtype: auto picks fp32 here",
-               cpu_info().model);
+    PTUNE_WARN(
+        "bf16 is emulated on this CPU ({}; no AVX512_BF16 or AMX-BF16): its GEMMs run in "
+        "fp32 on the bf16 values, rounded to bf16 once; precision.dtype: auto picks fp32 here",
+        cpu_info().model);
 }
 
 std::unique_ptr<LossScaler> make_loss_scaler(const PrecisionConfig& p) {

@@ -20,16 +20,17 @@ namespace ptune {
 torch::ScalarType compute_dtype(const std::string& dtype);
 
 struct PrecisionPolicy {
-  std::string name = "fp32";                 // fp32 | bf16 | fp16
-  torch::ScalarType compute = torch::kFloat; // dtype of activations and of the GEMM inputs
-  bool loss_scaling = false;                 // fp16 only
+  std::string name = "fp32";                  // fp32 | bf16 | fp16
+  torch::ScalarType compute = torch::kFloat;  // dtype of activations and of the GEMM inputs
+  bool loss_scaling = false;                  // fp16 only
 };
 
 PrecisionPolicy make_precision_policy(const PrecisionConfig& p);
 
 // Sets the model's compute dtype (TransformerImpl::set_compute_dtype) and checks that the
 // trainable parameters are fp32 masters (the optimizer and the scaler need fp32 grads).
-void apply_precision(const PrecisionPolicy& policy, Transformer& model, const NamedTensors& trainable);
+void apply_precision(const PrecisionPolicy& policy, Transformer& model,
+                     const NamedTensors& trainable);
 
 // A LossScaler for fp16, nullptr for fp32 and bf16.
 std::unique_ptr<LossScaler> make_loss_scaler(const PrecisionConfig& p);

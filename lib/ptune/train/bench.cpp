@@ -27,7 +27,7 @@ double train_step_flops(const ModelConfig& c, int64_t batch, int64_t seq, bool f
   const double per_layer = d * (d + 2 * kv) + d * d + 3 * d * c.intermediate_size;
   const double n = L * per_layer + d * c.vocab_size;  // matmul params (head included)
   const double tokens = static_cast<double>(batch) * seq;
-  const double attn = 12.0 * L * seq * d / 2.0;      // causal: half the score matrix
+  const double attn = 12.0 * L * seq * d / 2.0;  // causal: half the score matrix
   return tokens * ((frozen_base ? 4.0 : 6.0) * n + attn);
 }
 
@@ -38,17 +38,19 @@ BenchResult run_bench(const BenchOptions& o) {
   if (o.warmup < 0) usage_error("bench: --warmup must be >= 0, got {}", o.warmup);
   if (o.batch_size <= 0) usage_error("bench: --batch must be > 0, got {}", o.batch_size);
   if (o.seq_len <= 0 || o.seq_len > kMaxPositions)
-    usage_error("bench: --seq must be in [1, {}], got {}; {}", kMaxPositions, o.seq_len, kMaxPositionsWhy);
+    usage_error("bench: --seq must be in [1, {}], got {}; {}", kMaxPositions, o.seq_len,
+                kMaxPositionsWhy);
   if (o.batch_size > kMaxGemmDim / o.seq_len)
-    usage_error("bench: --batch must be <= {}, got {}; --batch * --seq ({}) tokens are the rows of every "
-                "projection's GEMM, which BLAS counts in a 32-bit int",
-                kMaxGemmDim / o.seq_len, o.batch_size, o.seq_len);
+    usage_error(
+        "bench: --batch must be <= {}, got {}; --batch * --seq ({}) tokens are the rows of every "
+        "projection's GEMM, which BLAS counts in a 32-bit int",
+        kMaxGemmDim / o.seq_len, o.batch_size, o.seq_len);
   const int threads = apply_threads(o.threads);
   torch::manual_seed(0);
   const torch::Device device = resolve_device(o.device);
-  check_memory(training_memory(o.arch, o.method, MtpConfig(), o.batch_size, o.seq_len, 1,
-                               o.precision.dtype),
-               device, "bench", "lower --batch, --seq or the model's sizes");
+  check_memory(
+      training_memory(o.arch, o.method, MtpConfig(), o.batch_size, o.seq_len, 1, o.precision.dtype),
+      device, "bench", "lower --batch, --seq or the model's sizes");
   auto method = make_method(o.method, o.arch);
   Transformer model(o.arch, method->builder());
   method->attach(model);
@@ -68,7 +70,8 @@ BenchResult run_bench(const BenchOptions& o) {
   std::vector<torch::Tensor> tensors;
   for (auto& [_, p] : params) tensors.push_back(p);
 
-  auto ids = torch::randint(o.arch.vocab_size, {o.batch_size, o.seq_len + 1}, torch::kInt64).to(device);
+  auto ids =
+      torch::randint(o.arch.vocab_size, {o.batch_size, o.seq_len + 1}, torch::kInt64).to(device);
   auto input = ids.slice(1, 0, o.seq_len).contiguous();
   auto targets = ids.slice(1, 1, o.seq_len + 1).contiguous();
   double phase_s[3] = {0, 0, 0};  // forward + loss, backward, clip + optimizer (CPU timing)
@@ -99,7 +102,8 @@ BenchResult run_bench(const BenchOptions& o) {
   {
     // The profiler's overhead is in the timing too: profile and measure in separate runs.
     std::unique_ptr<torch::autograd::profiler::RecordProfile> profiler;
-    if (!o.profile.empty()) profiler = std::make_unique<torch::autograd::profiler::RecordProfile>(o.profile);
+    if (!o.profile.empty())
+      profiler = std::make_unique<torch::autograd::profiler::RecordProfile>(o.profile);
     const auto t0 = Clock::now();
     for (int64_t i = 0; i < o.steps; ++i) step();
     s = std::chrono::duration<double>(Clock::now() - t0).count() / o.steps;

@@ -10,26 +10,26 @@
 namespace ptune {
 
 struct BenchOptions {
-  ModelConfig arch;        // vocab_size, hidden, layers, heads ...
+  ModelConfig arch;  // vocab_size, hidden, layers, heads ...
   int64_t seq_len = 256;
   int64_t batch_size = 8;
-  int64_t steps = 5;       // timed steps
-  int64_t warmup = 2;      // untimed steps first
+  int64_t steps = 5;   // timed steps
+  int64_t warmup = 2;  // untimed steps first
   int threads = 0;
-  MethodConfig method;     // full | lora | ...
-  PrecisionConfig precision;  // dtype fp32 | bf16 | fp16 (fp16: with the dynamic loss scaler)
-  std::string device = "cpu"; // cpu | cuda | auto
-  bool autocast = false;      // bf16 on CPU via LibTorch autocast instead of explicit casts
-                              // (for comparison; the trainer uses explicit casts)
-  std::string profile;        // non-empty: write a Chrome trace of the timed steps here
+  MethodConfig method;         // full | lora | ...
+  PrecisionConfig precision;   // dtype fp32 | bf16 | fp16 (fp16: with the dynamic loss scaler)
+  std::string device = "cpu";  // cpu | cuda | auto
+  bool autocast = false;       // bf16 on CPU via LibTorch autocast instead of explicit casts
+                               // (for comparison; the trainer uses explicit casts)
+  std::string profile;         // non-empty: write a Chrome trace of the timed steps here
 };
 
 struct BenchResult {
   double tokens_per_s = 0, ms_per_step = 0, gflops = 0;
   double ms_forward = 0, ms_backward = 0, ms_optimizer = 0;  // per step: forward + loss,
                                                              // backward, clip + optimizer step
-  double peak_rss_mb = 0;  // ru_maxrss of this process
-  int threads = 0;         // intra-op threads used
+  double peak_rss_mb = 0;                                    // ru_maxrss of this process
+  int threads = 0;                                           // intra-op threads used
   int64_t params = 0, trainable = 0;
   int64_t skipped_steps = 0;  // fp16 overflow skips (of warmup + timed steps)
   double loss_scale = 0;      // fp16: the scale after the last step

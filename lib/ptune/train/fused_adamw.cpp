@@ -45,7 +45,8 @@ Key state_key(c10::TensorImpl* impl) {
 }
 
 bool fusable(const torch::Tensor& t) {
-  return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous() && !t.is_sparse();
+  return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous() &&
+         !t.is_sparse();
 }
 
 }  // namespace

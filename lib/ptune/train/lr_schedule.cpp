@@ -13,7 +13,8 @@ double lr_at(const ScheduleConfig& s, double base_lr, int64_t step, int64_t tota
   const double progress =
       std::clamp(static_cast<double>(step - s.warmup_steps) / decay_steps, 0.0, 1.0);
   const double min_lr = base_lr * s.min_lr_ratio;
-  const double shape = s.kind == "linear" ? 1.0 - progress : 0.5 * (1.0 + std::cos(M_PI * progress));
+  const double shape =
+      s.kind == "linear" ? 1.0 - progress : 0.5 * (1.0 + std::cos(M_PI * progress));
   return min_lr + (base_lr - min_lr) * shape;
 }
 

@@ -23,7 +23,9 @@ namespace ptune {
 
 namespace {
 
-double compute_bytes(const std::string& dtype) { return dtype == "fp32" ? 4.0 : 2.0; }
+double compute_bytes(const std::string& dtype) {
+  return dtype == "fp32" ? 4.0 : 2.0;
+}
 
 double rope_table_bytes(const ModelConfig& c) {
   return 8.0 * static_cast<double>(c.max_position_embeddings) * c.resolved_head_dim();
@@ -38,15 +40,17 @@ double lora_params(const ModelConfig& c, const LoraConfig& lc) {
     const char* path;  // in layer 0
     double in, out;
   };
-  const Proj projs[] = {{"self_attn.q_proj", d, q}, {"self_attn.k_proj", d, kv}, {"self_attn.v_proj", d, kv},
-                        {"self_attn.o_proj", q, d}, {"mlp.gate_proj", d, I},     {"mlp.up_proj", d, I},
+  const Proj projs[] = {{"self_attn.q_proj", d, q},  {"self_attn.k_proj", d, kv},
+                        {"self_attn.v_proj", d, kv}, {"self_attn.o_proj", q, d},
+                        {"mlp.gate_proj", d, I},     {"mlp.up_proj", d, I},
                         {"mlp.down_proj", I, d}};
   LoraConfig any_layer = lc;  // the layer filter is counted below, without a loop over layers
   any_layer.layers.clear();
   const LoraMethod lora(any_layer);
   double per_layer = 0;
   for (const Proj& p : projs)
-    if (lora.targets(std::string("model.layers.0.") + p.path)) per_layer += static_cast<double>(lc.r) * (p.in + p.out);
+    if (lora.targets(std::string("model.layers.0.") + p.path))
+      per_layer += static_cast<double>(lc.r) * (p.in + p.out);
   double layers = static_cast<double>(c.num_hidden_layers);
   if (!lc.layers.empty()) {
     std::set<int64_t> in_model;
@@ -64,7 +68,8 @@ ParamCount method_params(const ModelConfig& c, const MethodConfig& m, double bas
     const double added = lora_params(c, m.lora);
     double saved = 0;  // modules_to_save train the model's own lm_head / embed_tokens
     for (const auto& name : m.lora.modules_to_save)
-      if (name != "lm_head" || !c.tie_word_embeddings) saved += static_cast<double>(c.vocab_size) * d;
+      if (name != "lm_head" || !c.tie_word_embeddings)
+        saved += static_cast<double>(c.vocab_size) * d;
     return {added, added + saved};
   }
   if (m.type == "adapter") {  // down (b, d) + bias (b), up (d, b) + bias (d), per placement
@@ -72,7 +77,8 @@ ParamCount method_params(const ModelConfig& c, const MethodConfig& m, double bas
     const double added = L * m.adapter.placement.size() * (2 * d * b + b + d);
     return {added, added};
   }
-  if (m.type == "prefix") {  // embedding (P, t), or (P, t) -> Linear(t, h) -> Tanh -> Linear(h, out)
+  if (m.type ==
+      "prefix") {  // embedding (P, t), or (P, t) -> Linear(t, h) -> Tanh -> Linear(h, out)
     const double P = m.prefix.virtual_tokens, t = c.num_key_value_heads * c.resolved_head_dim();
     const double out = L * 2 * t, h = m.prefix.projection_hidden;
     const double added = m.prefix.projection ? P * t + t * h + h + h * out + out : P * out;
@@ -94,12 +100,15 @@ double mtp_params(const ModelConfig& c, const MtpConfig& mtp) {
 constexpr double kGB = 1024.0 * 1024.0 * 1024.0;
 std::string gb(double bytes) {
   const double v = bytes / kGB;
-  return v >= 100 ? fmt::format("{:.0f}", v) : v >= 1 ? fmt::format("{:.1f}", v) : fmt::format("{:.2f}", v);
+  return v >= 100 ? fmt::format("{:.0f}", v)
+         : v >= 1 ? fmt::format("{:.1f}", v)
+                  : fmt::format("{:.2f}", v);
 }
 
 }  // namespace
 
-ParamCount count_training_params(const ModelConfig& c, const MethodConfig& m, const MtpConfig& mtp) {
+ParamCount count_training_params(const ModelConfig& c, const MethodConfig& m,
+                                 const MtpConfig& mtp) {
   const double base = parameter_count(c);
   const ParamCount method = method_params(c, m, base);
   const double heads = mtp_params(c, mtp);
@@ -111,7 +120,8 @@ ParamCount count_training_params(const ModelConfig& c, const MethodConfig& m, co
 }
 
 MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const MtpConfig& mtp,
-                            int64_t batch, int64_t seq, int64_t grad_accum, const std::string& dtype) {
+                            int64_t batch, int64_t seq, int64_t grad_accum,
+                            const std::string& dtype) {
   const ParamCount params = count_training_params(c, m, mtp);
   const double s = compute_bytes(dtype), tokens = static_cast<double>(batch) * seq;
   const double d = c.hidden_size, I = c.intermediate_size, hd = c.resolved_head_dim();
@@ -130,7 +140,8 @@ MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const M
   return n;
 }
 
-MemoryNeeds inference_memory(const ModelConfig& c, int64_t batch, int64_t seq, int64_t cache_positions) {
+MemoryNeeds inference_memory(const ModelConfig& c, int64_t batch, int64_t seq,
+                             int64_t cache_positions) {
   const double tokens = static_cast<double>(batch) * seq, T = seq, s = 4;
   const double d = c.hidden_size, I = c.intermediate_size, H = c.num_attention_heads;
   const double kv = c.num_key_value_heads * c.resolved_head_dim();
@@ -155,7 +166,8 @@ std::string memory_problem(const MemoryNeeds& needs, double available) {
   part("activations", needs.activations);
   part("K/V cache", needs.cache);
   part("batches", needs.data);
-  return fmt::format("needs about {} GB, this machine has {} GB ({})", gb(needs.total()), gb(available), parts);
+  return fmt::format("needs about {} GB, this machine has {} GB ({})", gb(needs.total()),
+                     gb(available), parts);
 }
 
 double machine_memory_bytes() {

@@ -12,8 +12,9 @@ namespace ptune {
 Tokenizer prepare_tokenizer(const TokenizerConfig& t) {
   if (!std::filesystem::exists(t.path)) {
     if (t.train_from.empty())
-      usage_error("tokenizer.path: '{}' does not exist (set tokenizer.train_from to train it first)",
-                  t.path);
+      usage_error(
+          "tokenizer.path: '{}' does not exist (set tokenizer.train_from to train it first)",
+          t.path);
     PTUNE_INFO("training tokenizer {} (vocab {}) from {}", t.path, t.vocab_size, t.train_from);
     const auto parent = std::filesystem::path(t.path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);

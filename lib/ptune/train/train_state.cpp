@@ -22,9 +22,13 @@ namespace {
 // one side of 2.2 loads wrongly on the other (every state on one key). Archives record the
 // LibTorch that wrote them; one without the record was written by 1.13.
 constexpr int64_t kTorchVersion = TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR;
-bool hex_state_keys(int64_t version) { return version < 202; }
+bool hex_state_keys(int64_t version) {
+  return version < 202;
+}
 
-std::string version_name(int64_t v) { return std::to_string(v / 100) + "." + std::to_string(v % 100); }
+std::string version_name(int64_t v) {
+  return std::to_string(v / 100) + "." + std::to_string(v % 100);
+}
 
 }  // namespace
 
@@ -37,8 +41,8 @@ void save_train_state(const std::string& path, const TrainState& s, torch::optim
   a.write("data_epoch", torch::tensor(s.data.epoch, torch::kInt64));
   a.write("data_cursor", torch::tensor(s.data.cursor, torch::kInt64));
   a.write("tokens_seen", torch::tensor(s.tokens_seen, torch::kInt64));
-  a.write("extra", torch::tensor(s.extra.empty() ? std::vector<double>{0.0} : s.extra,
-                                 torch::kFloat64));
+  a.write("extra",
+          torch::tensor(s.extra.empty() ? std::vector<double>{0.0} : s.extra, torch::kFloat64));
   a.write("extra_len", torch::tensor(static_cast<int64_t>(s.extra.size()), torch::kInt64));
   a.write("rng", at::detail::getDefaultCPUGenerator().get_state());
   a.write("libtorch_version", torch::tensor(kTorchVersion, torch::kInt64));
@@ -46,19 +50,22 @@ void save_train_state(const std::string& path, const TrainState& s, torch::optim
 }
 
 TrainState load_train_state(const std::string& path, torch::optim::Optimizer& opt) {
-  if (!fs::exists(path)) runtime_error("resume: '{}' is missing; the checkpoint is incomplete", path);
+  if (!fs::exists(path))
+    runtime_error("resume: '{}' is missing; the checkpoint is incomplete", path);
   TrainState s;
   try {
     torch::serialize::InputArchive a;
     a.load_from(path);
     torch::Tensor written_by;
-    const int64_t version = a.try_read("libtorch_version", written_by) ? written_by.item<int64_t>() : 113;
+    const int64_t version =
+        a.try_read("libtorch_version", written_by) ? written_by.item<int64_t>() : 113;
     if (hex_state_keys(version) != hex_state_keys(kTorchVersion))
-      runtime_error("resume: '{}' was written with LibTorch {}, this ptune is built with {}: their "
-                    "optimizer states are keyed differently (LibTorch 2.2 changed it), so it cannot "
-                    "be resumed exactly; resume with a ptune built like the one that wrote it, or "
-                    "start a new run from the checkpoint's weights",
-                    path, version_name(version), version_name(kTorchVersion));
+      runtime_error(
+          "resume: '{}' was written with LibTorch {}, this ptune is built with {}: their "
+          "optimizer states are keyed differently (LibTorch 2.2 changed it), so it cannot "
+          "be resumed exactly; resume with a ptune built like the one that wrote it, or "
+          "start a new run from the checkpoint's weights",
+          path, version_name(version), version_name(kTorchVersion));
     torch::serialize::InputArchive opt_archive;
     a.read("optimizer", opt_archive);
     opt.load(opt_archive);

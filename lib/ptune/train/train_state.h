@@ -13,10 +13,10 @@
 namespace ptune {
 
 struct TrainState {
-  int64_t step = 0;          // optimizer steps completed
-  DataPosition data;         // where the train iterator stands
+  int64_t step = 0;   // optimizer steps completed
+  DataPosition data;  // where the train iterator stands
   int64_t tokens_seen = 0;
-  std::vector<double> extra; // precision/scaler state (scale, growth tracker, ...) when used
+  std::vector<double> extra;  // precision/scaler state (scale, growth tracker, ...) when used
 };
 
 constexpr const char* kTrainStateFile = "training_state.pt";

@@ -59,9 +59,10 @@ std::string format_duration(double s) {
 void check_fresh_output(const std::string& dir) {
   const auto ckpts = list_checkpoints(dir);
   if (!ckpts.empty() || fs::exists(fs::path(dir) / "final"))
-    usage_error("output.dir '{}' already holds a run ({}); pass --resume to continue it, or "
-                "choose another output.dir",
-                dir, ckpts.empty() ? "final/" : fs::path(ckpts.back().second).filename().string());
+    usage_error(
+        "output.dir '{}' already holds a run ({}); pass --resume to continue it, or "
+        "choose another output.dir",
+        dir, ckpts.empty() ? "final/" : fs::path(ckpts.back().second).filename().string());
 }
 
 void prune_checkpoints(const std::string& dir, int64_t keep_last) {
@@ -78,8 +79,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   torch::manual_seed(r.train.seed);
   Tokenizer tok = prepare_tokenizer(r.tokenizer);
   ModelConfig cfg = resolve_model_config(r.model, tok);
-  check_memory(training_memory(cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len, r.train.grad_accum,
-                               r.precision.dtype),
+  check_memory(training_memory(cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len,
+                               r.train.grad_accum, r.precision.dtype),
                device, "train",
                "lower train.batch_size, data.seq_len or train.grad_accum, train fewer parameters "
                "(method.type: lora), or use a smaller model");
@@ -116,7 +117,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
              n_total);
 
   const int64_t pad_id = tok.pad_id();
-  Dataset train_data = Dataset::load(r.data.train, &tok, r.data.seq_len, r.data.add_bos, "data.train");
+  Dataset train_data =
+      Dataset::load(r.data.train, &tok, r.data.seq_len, r.data.add_bos, "data.train");
   std::optional<Dataset> eval_data;
   if (!r.data.eval.path.empty())
     eval_data = Dataset::load(r.data.eval, &tok, r.data.seq_len, r.data.add_bos, "data.eval");
@@ -138,8 +140,11 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     if (mtp) load_mtp_weights(dir, *mtp->heads());
     state = load_train_state(dir + "/" + kTrainStateFile, *opt);
     batches.set_position(state.data);
-    if (scaler && !state.extra.empty()) scaler->load_state(state.extra, dir);
-    else if (scaler) PTUNE_WARN("resume: {} has no loss-scaler state; starting from scale {}", dir, scaler->loss_scale());
+    if (scaler && !state.extra.empty())
+      scaler->load_state(state.extra, dir);
+    else if (scaler)
+      PTUNE_WARN("resume: {} has no loss-scaler state; starting from scale {}", dir,
+                 scaler->loss_scale());
   } else {
     check_fresh_output(out);
   }
@@ -217,8 +222,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     double loss_sum = 0.0;
     for (const Batch& b : micro) {
       if (mtp) {  // LM + MTP loss, backpropagated head by head (mtp/loss.h)
-        loss_sum += mtp->forward_backward(model, method->forward_args(b.input_ids.size(0)), b, step_targets,
-                                          scaler ? scaler->loss_scale() : 1.0);
+        loss_sum += mtp->forward_backward(model, method->forward_args(b.input_ids.size(0)), b,
+                                          step_targets, scaler ? scaler->loss_scale() : 1.0);
         continue;
       }
       torch::Tensor logits = model->forward(b.input_ids, method->forward_args(b.input_ids.size(0)));
@@ -242,9 +247,13 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     summary.train_loss = loss_sum;
 
     const bool log_now = state.step % r.train.log_every == 0 || state.step == last;
-    const bool eval_now = eval_data && ((r.train.eval_every > 0 && state.step % r.train.eval_every == 0) ||
-                                        state.step == total);
-    MetricRecord rec{{"step", state.step}, {"loss", loss_sum}, {"lr", lr}, {"grad_norm", grad_norm},
+    const bool eval_now =
+        eval_data &&
+        ((r.train.eval_every > 0 && state.step % r.train.eval_every == 0) || state.step == total);
+    MetricRecord rec{{"step", state.step},
+                     {"loss", loss_sum},
+                     {"lr", lr},
+                     {"grad_norm", grad_norm},
                      {"tokens", state.tokens_seen}};
     if (scaler) {
       rec["loss_scale"] = scaler->loss_scale();
@@ -259,8 +268,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
       rec["eval_accuracy"] = e.accuracy;
       if (mtp) run_head_eval(rec);
       summary.eval_loss = e.loss;
-      PTUNE_INFO("step {}/{} | eval loss {:.4f} | ppl {:.2f} | acc {:.3f}", state.step, total, e.loss,
-                 e.perplexity, e.accuracy);
+      PTUNE_INFO("step {}/{} | eval loss {:.4f} | ppl {:.2f} | acc {:.3f}", state.step, total,
+                 e.loss, e.perplexity, e.accuracy);
     }
     if (log_now || eval_now) {
       const double window_s = seconds_since(window_start);

@@ -9,15 +9,15 @@
 namespace ptune {
 
 struct TrainOptions {
-  bool resume = false;    // continue from the newest output.dir/checkpoint-<step>
-  int64_t stop_at = -1;   // stop (after saving a checkpoint) once this step is reached
+  bool resume = false;   // continue from the newest output.dir/checkpoint-<step>
+  int64_t stop_at = -1;  // stop (after saving a checkpoint) once this step is reached
 };
 
 struct TrainSummary {
   int64_t step = 0;
   double train_loss = -1.0;  // < 0: no step ran (resuming a finished run)
-  double eval_loss = -1.0;  // < 0: no eval data
-  std::string final_dir;    // empty when stopped early
+  double eval_loss = -1.0;   // < 0: no eval data
+  std::string final_dir;     // empty when stopped early
 };
 
 TrainSummary run_training(const Recipe& r, const TrainOptions& o);
