@@ -112,12 +112,8 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
         std::cout << metric_json(rec) << "\n";
       };
     auto method = pm.method;
-    EvalResult e = evaluate(
-        [&](const torch::Tensor& ids) {
-          return method ? model->forward(ids, method->forward_args(ids.size(0)))
-                        : model->forward(ids);
-        },
-        data, tok.pad_id(), eo);
+    EvalResult e = evaluate([&](const torch::Tensor& ids) { return model->forward(ids); }, data,
+                            tok.pad_id(), eo);
     PTUNE_INFO("eval {}: loss {:.4f}, perplexity {:.2f}, accuracy {:.4f} over {} tokens", src.path,
                e.loss, e.perplexity, e.accuracy, e.tokens);
     if (o->per_example) return;
@@ -126,8 +122,7 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
     const std::string heads_dir = !adapter.empty() && has_mtp_heads(adapter) ? adapter : model_dir;
     if (has_mtp_heads(heads_dir)) {
       MtpHeads heads = load_mtp_heads(heads_dir, model).second;
-      auto args = [&](int64_t n) { return method ? method->forward_args(n) : ForwardArgs{}; };
-      for (const HeadEval& h : evaluate_heads(model, *heads, data, tok.pad_id(), eo, args)) {
+      for (const HeadEval& h : evaluate_heads(model, *heads, data, tok.pad_id(), eo)) {
         rec[fmt::format("mtp_loss_{}", h.head)] = h.loss;
         rec[fmt::format("mtp_accuracy_{}", h.head)] = h.accuracy;
         PTUNE_INFO("MTP head {} (token t+{}): loss {:.4f}, accuracy {:.4f}", h.head, h.head + 1,

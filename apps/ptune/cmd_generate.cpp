@@ -81,8 +81,6 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
     check_memory(inference_memory(model->config(), 1, 1, o->gen.max_new_tokens), torch::kCPU,
                  "generate", "lower --max-new-tokens");
     torch::NoGradGuard no_grad;
-    const ForwardArgs method_args =
-        pm.method ? pm.method->forward_args(1) : ForwardArgs{};  // prefix
     MtpHeads heads;
     if (o->speculative == "mtp") {
       // Heads saved beside the adapter (a PEFT run with an mtp: section) or with the weights.
@@ -102,8 +100,8 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
     auto run_one = [&](const std::string& text) {
       std::vector<int64_t> ids{tok.bos_id()};
       for (int32_t t : tok.encode(text)) ids.push_back(t);
-      GenerateResult r = heads ? generate_speculative(model, *heads, ids, o->gen, method_args)
-                               : generate(model, ids, o->gen, method_args);
+      GenerateResult r =
+          heads ? generate_speculative(model, *heads, ids, o->gen) : generate(model, ids, o->gen);
       std::vector<int32_t> out(r.tokens.begin(), r.tokens.end());
       const std::string completion = tok.decode(out);
       if (o->format == "jsonl") {

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "ptune/model/loss.h"
 #include "ptune/model/transformer.h"
 #include "test_util.h"
 #include "tiny_run.h"
@@ -50,17 +51,33 @@ std::vector<char> read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// A key/value prefix of fixed tensors (prefix tuning's keys without an encoder).
+struct FixedPrefixImpl : KVPrefixImpl {
+  explicit FixedPrefixImpl(std::vector<LayerKV> kv) : kv(std::move(kv)) {}
+  std::vector<LayerKV> forward() override { return kv; }
+  std::vector<LayerKV> kv;
+};
+
 // Runs C++ and Python on the same random weights and batch; compares everything.
 // n_prefix > 0: per-layer K/V prefixes of that length, with pos_offset = P as PEFT does.
 void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0) {
   torch::manual_seed(42);
-  Transformer m(c);
+  const int64_t B = 2, T = 11, KV = c.num_key_value_heads, D = c.resolved_head_dim();
+  std::vector<LayerKV> prefix;
+  for (int64_t l = 0; n_prefix > 0 && l < c.num_hidden_layers; ++l)
+    prefix.push_back({torch::randn({B, KV, n_prefix, D}).requires_grad_(),
+                      torch::randn({B, KV, n_prefix, D}).requires_grad_()});
+  ModelBuilder builder;
+  if (n_prefix > 0)
+    builder.kv_prefix = [&](const ModelConfig&) {
+      return std::pair<std::string, KVPrefix>{"prefix", std::make_shared<FixedPrefixImpl>(prefix)};
+    };
+  Transformer m(c, builder);
   {
     torch::NoGradGuard no_grad;  // norms away from 1 so their gradients matter
     for (auto& p : m->named_parameters())
       if (p.key().find("norm") != std::string::npos) p.value().uniform_(0.5, 1.5);
   }
-  const int64_t B = 2, T = 11, KV = c.num_key_value_heads, D = c.resolved_head_dim();
   auto ids = torch::randint(c.vocab_size, {B, T}, torch::kLong);
   auto targets = torch::randint(c.vocab_size, {B, T}, torch::kLong);
   targets.index_put_({0, torch::indexing::Slice(0, 3)}, -100);
@@ -70,13 +87,9 @@ void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0
   for (const auto& [name, value] : model_state(*m)) in.insert(name, value.detach());
   in.insert("input_ids", ids);
   in.insert("targets", targets);
-  LayerPrefixes prefix;
-  for (int64_t l = 0; n_prefix > 0 && l < c.num_hidden_layers; ++l) {
-    auto k = torch::randn({B, KV, n_prefix, D}).requires_grad_();
-    auto v = torch::randn({B, KV, n_prefix, D}).requires_grad_();
-    in.insert("prefix." + std::to_string(l) + ".k", k.detach());
-    in.insert("prefix." + std::to_string(l) + ".v", v.detach());
-    prefix.emplace_back(k, v);
+  for (size_t l = 0; l < prefix.size(); ++l) {
+    in.insert("prefix." + std::to_string(l) + ".k", prefix[l].k.detach());
+    in.insert("prefix." + std::to_string(l) + ".v", prefix[l].v.detach());
   }
 
   test::TempDir dir;
@@ -90,10 +103,8 @@ void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0
                            (dir / "in.pt") + " " + (dir / "out.pt"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
-  ForwardArgs args;
-  args.pos_offset = n_prefix > 0 ? n_prefix : pos_offset;
-  if (n_prefix > 0) args.prefix = &prefix;
-  auto logits = m->forward(ids, args);
+  // With a prefix the model places the tokens after it (positions P..) by itself.
+  auto logits = m->forward(ids, {nullptr, n_prefix > 0 ? -1 : pos_offset});
   auto loss = lm_loss(logits, targets);
   loss.backward();
 
@@ -110,10 +121,10 @@ void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0
   EXPECT_EQ(n_grads, c.tie_word_embeddings ? 2 + 9 * 2 : 3 + 9 * 2);
   for (size_t l = 0; l < prefix.size(); ++l) {
     EXPECT_LE(
-        test::max_abs_diff(prefix[l].first.grad(), ref("grad.prefix." + std::to_string(l) + ".k")),
+        test::max_abs_diff(prefix[l].k.grad(), ref("grad.prefix." + std::to_string(l) + ".k")),
         1e-4);
     EXPECT_LE(
-        test::max_abs_diff(prefix[l].second.grad(), ref("grad.prefix." + std::to_string(l) + ".v")),
+        test::max_abs_diff(prefix[l].v.grad(), ref("grad.prefix." + std::to_string(l) + ".v")),
         1e-4);
   }
 }

@@ -12,6 +12,7 @@
 #include "ptune/data/tokenizer.h"
 #include "ptune/generate/speculative.h"
 #include "ptune/io/checkpoint.h"
+#include "ptune/model/loss.h"
 #include "ptune/model/pretrained.h"
 #include "ptune/mtp/heads_io.h"
 #include "ptune/train/trainer.h"

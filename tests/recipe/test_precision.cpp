@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ptune/config/recipe_loader.h"
+#include "ptune/model/loss.h"
 #include "ptune/model/transformer.h"
 #include "ptune/precision/precision.h"
 #include "ptune/train/trainer.h"

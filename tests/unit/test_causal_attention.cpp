@@ -9,9 +9,11 @@
 #include <cmath>
 #include <cstdio>
 
-#include "ptune/model/causal_attention.h"
+#include "ptune/model/attention.h"
 #include "ptune/model/projection.h"
 #include "ptune/model/transformer.h"
+#include "ptune/ops/causal_attention.h"
+#include "ptune/ops/mixed_precision.h"
 
 #include "tiny_run.h"
 

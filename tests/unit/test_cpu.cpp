@@ -11,6 +11,7 @@
 #include "ptune/config/recipe_loader.h"
 #include "ptune/core/cpu.h"
 #include "ptune/model/projection.h"
+#include "ptune/ops/mixed_precision.h"
 
 namespace ptune {
 namespace {
@@ -69,7 +70,7 @@ void check_emulated_linear(torch::ScalarType dtype) {
   torch::manual_seed(3);
   auto x = torch::randn({2, 5, 48}).to(dtype).requires_grad_(true);
   auto w = torch::randn({40, 48}).requires_grad_(true);  // fp32 master
-  auto y = ptune::linear(x, w);
+  auto y = mixed_linear(x, w);
   ASSERT_EQ(y.scalar_type(), dtype);
   ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 5, 40}));
   const auto g = torch::randn({2, 5, 40}).to(dtype);

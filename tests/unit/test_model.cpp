@@ -4,7 +4,10 @@
 #include <torch/torch.h>
 
 #include "ptune/core/error.h"
+#include "ptune/model/attention.h"
+#include "ptune/model/loss.h"
 #include "ptune/model/projection.h"
+#include "ptune/model/rope.h"
 #include "ptune/model/transformer.h"
 #include "ptune/peft/lora.h"
 
@@ -108,22 +111,22 @@ TEST(Model, KvCacheMatchesFullForward) {
   torch::NoGradGuard no_grad;
   auto ids = torch::randint(64, {2, 12}, torch::kLong);
   for (int64_t offset : {0, 7}) {
-    auto full = m->forward(ids, {offset});
+    auto full = m->forward(ids, {nullptr, offset});
     KVCache one;
     for (int64_t t = 0; t < 12; ++t) {
-      auto step = m->forward(ids.narrow(1, t, 1), {offset + t, nullptr, &one});
+      auto step = m->forward(ids.narrow(1, t, 1), {&one, offset + t});
       expect_close(step.select(1, 0), full.select(1, t), 1e-5);
     }
     EXPECT_EQ(one.length(), 12);
     KVCache chunked;
     for (auto [start, len] : {std::pair<int64_t, int64_t>{0, 5}, {5, 4}, {9, 3}}) {
-      auto part = m->forward(ids.narrow(1, start, len), {offset + start, nullptr, &chunked});
+      auto part = m->forward(ids.narrow(1, start, len), {&chunked, offset + start});
       expect_close(part, full.narrow(1, start, len), 1e-5);
     }
     // Roll back to 5 positions and decode the rest again.
     chunked.truncate(5);
     EXPECT_EQ(chunked.length(), 5);
-    auto rest = m->forward(ids.narrow(1, 5, 7), {offset + 5, nullptr, &chunked});
+    auto rest = m->forward(ids.narrow(1, 5, 7), {&chunked, offset + 5});
     expect_close(rest, full.narrow(1, 5, 7), 1e-5);
   }
 }
@@ -140,24 +143,62 @@ TEST(Model, ChunkedCausalAttentionMatchesShortForwards) {
   auto full = m->forward(ids);
   KVCache cache;
   for (int64_t start = 0; start < 200; start += 40) {
-    auto part = m->forward(ids.narrow(1, start, 40), {start, nullptr, &cache});
+    auto part = m->forward(ids.narrow(1, start, 40), {&cache});
     expect_close(part, full.narrow(1, start, 40), 1e-5);
   }
   // And chunks after a cache: 130 new rows (2 chunks) after 70 cached positions.
   KVCache after;
-  m->forward(ids.narrow(1, 0, 70), {0, nullptr, &after});
-  expect_close(m->forward(ids.narrow(1, 70, 130), {70, nullptr, &after}), full.narrow(1, 70, 130),
-               1e-5);
+  m->forward(ids.narrow(1, 0, 70), {&after});
+  expect_close(m->forward(ids.narrow(1, 70, 130), {&after}), full.narrow(1, 70, 130), 1e-5);
+}
+
+// A key/value prefix of fixed tensors, installed through the builder.
+struct FixedPrefixImpl : KVPrefixImpl {
+  explicit FixedPrefixImpl(std::vector<LayerKV> kv) : kv(std::move(kv)) {}
+  std::vector<LayerKV> forward() override { return kv; }
+  std::vector<LayerKV> kv;
+};
+
+ModelBuilder with_prefix(std::vector<LayerKV> kv) {
+  ModelBuilder b;
+  b.kv_prefix = [kv](const ModelConfig&) {
+    return std::pair<std::string, KVPrefix>{"prefix", std::make_shared<FixedPrefixImpl>(kv)};
+  };
+  return b;
 }
 
 TEST(Model, EmptyPrefixGivesBaseLogits) {
   torch::manual_seed(4);
-  Transformer m(tiny_config());
+  Transformer base(tiny_config());
+  Transformer m(tiny_config(),
+                with_prefix({2, {torch::zeros({1, 2, 0, 8}), torch::zeros({1, 2, 0, 8})}}));
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : model_state(*base)) m->named_parameters()[name].copy_(t);
   auto ids = torch::randint(64, {2, 6}, torch::kLong);
-  LayerPrefixes prefix(2, {torch::zeros({2, 2, 0, 8}), torch::zeros({2, 2, 0, 8})});
-  ForwardArgs args;
-  args.prefix = &prefix;
-  expect_close(m->forward(ids, args), m->forward(ids), 1e-6);
+  expect_close(m->forward(ids), base->forward(ids), 1e-6);
+}
+
+TEST(Model, PrefixIsSeededIntoTheCacheAndShiftsPositions) {
+  // PEFT's past_key_values semantics: with a P-key prefix, a full forward equals decoding
+  // the same tokens one by one into a cache that starts with the prefix; the tokens sit at
+  // positions P.., the prefix keys are not rotated.
+  torch::manual_seed(6);
+  std::vector<LayerKV> kv;
+  for (int l = 0; l < 2; ++l)
+    kv.push_back({torch::randn({1, 2, 3, 8}), torch::randn({1, 2, 3, 8})});
+  Transformer m(tiny_config(), with_prefix(kv));
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(64, {1, 7}, torch::kLong);
+  auto full = m->forward(ids);
+  KVCache cache;
+  for (int64_t t = 0; t < 7; ++t) {
+    auto step = m->forward(ids.narrow(1, t, 1), {&cache});
+    expect_close(step.select(1, 0), full.select(1, t), 1e-5);
+  }
+  EXPECT_EQ(cache.length(), 3 + 7);
+  expect_close(cache.layers[1].k.narrow(2, 0, 3), kv[1].k, 0);
+  // The same keys with the tokens at positions 0.. instead of P.. give other logits.
+  EXPECT_GT((m->forward(ids, {nullptr, 0}) - full).abs().max().item<double>(), 1e-4);
 }
 
 std::vector<std::string> names_of(torch::nn::Module& m) {
@@ -197,10 +238,10 @@ TEST(Model, BuilderSuppliesProjectionsAndHooks) {
     paths.push_back(path);
     return nullptr;  // default Linear
   };
-  b.sublayer_hook = [](const std::string& block, const std::string& where,
-                       int64_t d) -> SublayerHook {
-    if (where == "mlp") return std::make_shared<BiasHookImpl>(d);
-    return nullptr;
+  b.sublayer_hook = [](const std::string& block, Sublayer where,
+                       int64_t d) -> std::pair<std::string, SublayerHook> {
+    if (where == Sublayer::kMlp) return {"mlp_adapter", std::make_shared<BiasHookImpl>(d)};
+    return {};
   };
   ModelConfig c = tiny_config();
   c.num_hidden_layers = 1;
@@ -243,7 +284,7 @@ TEST(Loss, MeanIgnoresMinus100AndIsZeroWhenEmpty) {
 TEST(Linear, HalfOnCpuIsFp32MathRoundedToHalf) {
   torch::manual_seed(6);
   auto x = torch::randn({3, 8}).to(torch::kHalf), w = torch::randn({4, 8}).to(torch::kHalf);
-  auto y = ptune::linear(x, w);
+  auto y = mixed_linear(x, w);
   EXPECT_EQ(y.scalar_type(), torch::kHalf);
   auto ref = torch::matmul(x.to(torch::kFloat), w.to(torch::kFloat).t()).to(torch::kHalf);
   EXPECT_TRUE(torch::equal(y, ref));
@@ -255,7 +296,7 @@ TEST(Linear, HalfOnCpuIsFp32MathRoundedToHalf) {
 TEST(Dropout, HalfOnCpuMasksInFp32AndRoundsOnce) {
   torch::manual_seed(8);
   auto x = torch::randn({64, 64}).to(torch::kHalf).requires_grad_(true);
-  auto y = ptune::dropout(x, 0.25);
+  auto y = mixed_dropout(x, 0.25);
   ASSERT_EQ(y.scalar_type(), torch::kHalf);
   auto kept = y.ne(0);
   auto scaled = (x.detach().to(torch::kFloat) / 0.75).to(torch::kHalf);

@@ -6,6 +6,7 @@
 
 #include "ptune/core/error.h"
 #include "ptune/io/mtp_config.h"
+#include "ptune/model/loss.h"
 #include "ptune/mtp/heads_io.h"
 #include "ptune/mtp/loss.h"
 #include "test_util.h"
@@ -65,13 +66,13 @@ TEST(MtpLoss, EachHeadLearnsItsOffset) {
     for (int step = 0; step < 70; ++step) {
       Batch b = counting_batch(8, 12, 16, step);
       opt.zero_grad();
-      obj->forward_backward(model, {}, b, b.n_targets);
+      obj->forward_backward(model, b, b.n_targets);
       opt.step();
       obj->step_metrics();
     }
     Batch b = counting_batch(8, 12, 16, 999);
     torch::NoGradGuard no_grad;
-    obj->forward_backward(model, {}, b, b.n_targets);
+    obj->forward_backward(model, b, b.n_targets);
     auto m = obj->step_metrics();
     ASSERT_EQ(m.size(), 7u);
     for (int64_t k = 1; k <= 3; ++k) {
@@ -109,7 +110,7 @@ TEST(MtpLoss, LambdaZeroGivesExactlyTheLmLossAndGradients) {
   const int64_t norm = 40;
   NamedTensors params;
   auto obj = make_mtp_objective(mtp("parallel", 2, 0.0), b, params);
-  const double got = obj->forward_backward(b, {}, batch, norm);
+  const double got = obj->forward_backward(b, batch, norm);
   torch::Tensor ref = lm_loss_sum(a->forward(batch.input_ids), batch.targets) / norm;
   ref.backward();
   EXPECT_EQ(got, ref.item<double>());
@@ -147,7 +148,7 @@ TEST(MtpLoss, TrainBaseFalseChangesOnlyTheHeads) {
     for (int step = 0; step < 3; ++step) {
       Batch b = counting_batch(4, 8, 16, step);
       opt.zero_grad();
-      obj->forward_backward(model, {}, b, b.n_targets);
+      obj->forward_backward(model, b, b.n_targets);
       opt.step();
     }
     auto now = model->parameters();

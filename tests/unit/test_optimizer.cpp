@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "io_test_helpers.h"
-#include "ptune/precision/precision.h"
 #include "ptune/train/fused_adamw.h"
+#include "ptune/train/optimizer.h"
 #include "ptune/train/train_state.h"
 #include "test_util.h"
 

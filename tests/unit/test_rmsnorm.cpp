@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "ptune/model/rms_norm.h"
 #include "ptune/model/transformer.h"
+#include "ptune/ops/rms_norm.h"
 
 #include "tiny_run.h"
 

@@ -1,8 +1,9 @@
-// Batching: collate (right padding) and the endless, resumable BatchIterator declared in
-// dataset.h. Epoch e's order is std::shuffle with mt19937_64(seed + e), so a DataPosition
-// {epoch, cursor} is all a resumed run needs to see the same batches.
+// Batching (see batch.h).
+#include "ptune/data/batch.h"
+
 #include <algorithm>
 #include <numeric>
+#include <random>
 
 #include "ptune/core/error.h"
 #include "ptune/data/dataset.h"

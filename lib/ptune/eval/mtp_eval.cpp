@@ -5,13 +5,13 @@
 
 #include <algorithm>
 
+#include "ptune/model/loss.h"
 #include "ptune/mtp/loss.h"
 
 namespace ptune {
 
 std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, const Dataset& data,
-                                     int64_t pad_id, const EvalOptions& o,
-                                     const std::function<ForwardArgs(int64_t)>& args) {
+                                     int64_t pad_id, const EvalOptions& o) {
   torch::NoGradGuard no_grad;
   const int64_t K = heads.n_heads();
   std::vector<double> nll(K, 0.0);
@@ -23,8 +23,7 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
     for (size_t i = start; i < std::min(data.size(), start + o.batch_size); ++i)
       chunk.push_back(&data[i]);
     Batch b = collate(chunk, pad_id);
-    auto trunk =
-        model->hidden(b.input_ids, args ? args(b.input_ids.size(0)) : ForwardArgs{});  // (B, T, d)
+    auto trunk = model->hidden(b.input_ids);  // (B, T, d)
     torch::Tensor prev = trunk;
     for (int64_t k = 1; k <= K; ++k) {
       auto h = heads.head_hidden(k, trunk, prev, b.input_ids, model);

@@ -19,7 +19,6 @@ struct HeadEval {
 
 // `args` carries method forward arguments for a batch size (prefix tuning); may be empty.
 std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, const Dataset& data,
-                                     int64_t pad_id, const EvalOptions& o,
-                                     const std::function<ForwardArgs(int64_t)>& args = {});
+                                     int64_t pad_id, const EvalOptions& o);
 
 }  // namespace ptune

@@ -27,7 +27,7 @@ void finish_stats(GenerateStats& s) {
 }
 
 GenerateResult generate(Transformer& model, const std::vector<int64_t>& prompt,
-                        const GenerateOptions& o, const ForwardArgs& base) {
+                        const GenerateOptions& o) {
   if (prompt.empty()) usage_error("generate: the prompt has no tokens (add BOS or some text)");
   torch::NoGradGuard no_grad;
   model->eval();
@@ -35,14 +35,10 @@ GenerateResult generate(Transformer& model, const std::vector<int64_t>& prompt,
   at::Generator gen = make_generator(o.sampling.seed);
   GenerateResult r;
   r.stats.prompt_tokens = static_cast<int64_t>(prompt.size());
-  KVCache cache;
-  ForwardArgs args = base;
-  args.cache = &cache;
-  const int64_t pos0 = base.pos_offset;
+  KVCache cache;  // the model seeds it with its key/value prefix, if it has one
   auto ids = torch::tensor(prompt, torch::kLong).unsqueeze(0);  // (1, P)
   while (o.max_new_tokens > 0) {
-    args.pos_offset = pos0 + cache.length();
-    auto h = model->hidden(ids, args);                                   // (1, T, d)
+    auto h = model->hidden(ids, {&cache});                               // (1, T, d)
     auto logits = model->logits(h.select(1, h.size(1) - 1)).squeeze(0);  // (V)
     ++r.stats.forward_passes;
     const int64_t t = sample_token(logits, o.sampling, gen);

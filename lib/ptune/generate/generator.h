@@ -1,4 +1,4 @@
-// Autoregressive generation with a KV cache (ptune::KVCache through ForwardArgs.cache):
+// Autoregressive generation with a KV cache (model/kv_cache.h):
 // one prefill pass over the prompt, then one forward pass of one token per new token;
 // stops at EOS or max_new_tokens. Speculative decoding with MTP heads is speculative.h.
 #pragma once
@@ -35,10 +35,9 @@ struct GenerateResult {
   GenerateStats stats;
 };
 
-// `base` carries method forward arguments (prefix tuning); its cache is ignored (the
-// generator owns one). Works on batch size 1.
+// Batch size 1. A model with a key/value prefix (prefix tuning) seeds the generator's cache.
 GenerateResult generate(Transformer& model, const std::vector<int64_t>& prompt,
-                        const GenerateOptions& o, const ForwardArgs& base = {});
+                        const GenerateOptions& o);
 
 // Appends `t` to `r.tokens` unless it is EOS or the budget is spent; false = stop.
 bool commit_token(GenerateResult& r, int64_t t, const GenerateOptions& o);

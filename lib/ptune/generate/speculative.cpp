@@ -10,8 +10,7 @@
 namespace ptune {
 
 GenerateResult generate_speculative(Transformer& model, MtpHeadsImpl& heads,
-                                    const std::vector<int64_t>& prompt, const GenerateOptions& o,
-                                    const ForwardArgs& base) {
+                                    const std::vector<int64_t>& prompt, const GenerateOptions& o) {
   if (prompt.empty()) usage_error("generate: the prompt has no tokens (add BOS or some text)");
   torch::NoGradGuard no_grad;
   model->eval();
@@ -22,10 +21,8 @@ GenerateResult generate_speculative(Transformer& model, MtpHeadsImpl& heads,
   r.stats.prompt_tokens = static_cast<int64_t>(prompt.size());
   if (o.max_new_tokens <= 0) return r;
   auto drafter = heads.drafter(model);
-  KVCache cache;
-  ForwardArgs args = base;
-  args.cache = &cache;
-  const int64_t pos0 = base.pos_offset;
+  KVCache cache;                   // the model seeds it with its key/value prefix, if it has one
+  const ForwardArgs args{&cache};  // positions follow the cache
 
   // Prefill: hidden states of the prompt and the base model's first token.
   auto hidden = model->hidden(torch::tensor(prompt, torch::kLong).unsqueeze(0), args);  // (1, P, d)
@@ -41,7 +38,6 @@ GenerateResult generate_speculative(Transformer& model, MtpHeadsImpl& heads,
     std::vector<int64_t> block{next};
     block.insert(block.end(), drafts.begin(), drafts.end());
     const int64_t L0 = cache.length();
-    args.pos_offset = pos0 + L0;
     auto h = model->hidden(torch::tensor(block, torch::kLong).unsqueeze(0), args);  // (1, K+1, d)
     auto logits = model->logits(h).squeeze(0);                                      // (K+1, V)
     ++r.stats.forward_passes;

@@ -15,7 +15,6 @@
 namespace ptune {
 
 GenerateResult generate_speculative(Transformer& model, MtpHeadsImpl& heads,
-                                    const std::vector<int64_t>& prompt, const GenerateOptions& o,
-                                    const ForwardArgs& base = {});
+                                    const std::vector<int64_t>& prompt, const GenerateOptions& o);
 
 }  // namespace ptune

@@ -1,6 +1,6 @@
-// safetensors reader and writer (https://github.com/huggingface/safetensors, format in
-// shared/reference/anchors-and-formats.md §3). The reader memory-maps the file and hands
-// out tensors that view the mapping (no copy); the mapping lives as long as any view.
+// safetensors reader and writer (https://github.com/huggingface/safetensors: an 8-byte
+// little-endian header length, a JSON header, the tensor bytes). The reader memory-maps the file
+// and hands out tensors that view the mapping (no copy); the mapping lives as long as any view.
 #pragma once
 
 #include <torch/types.h>

@@ -1,38 +1,40 @@
-// Grouped-query self-attention (Ainslie et al. 2023) with RoPE, KV cache and prefix K/V, as
-// HF LlamaAttention computes it; causal mask aligned to the end (new token i sees every
-// prefix/cached key and new keys <= i). The attention core is causal_attention.h.
+// Grouped-query self-attention (see attention.h).
+#include "ptune/model/attention.h"
+
 #include <torch/torch.h>
 
+#include <limits>
+
 #include "ptune/core/error.h"
-#include "ptune/model/causal_attention.h"
-#include "ptune/model/transformer.h"
+#include "ptune/model/rope.h"
+#include "ptune/ops/causal_attention.h"
 
 namespace ptune {
 
-void KVCache::truncate(int64_t len) {
-  if (len < 0 || len > length())
-    runtime_error("KVCache::truncate: length must be in [0, {}], got {}", length(), len);
-  for (auto* side : {&k, &v})
-    for (auto& t : *side)
-      if (t.defined()) t = t.narrow(2, 0, len);
+torch::Tensor causal_mask(int64_t T, int64_t n_past, torch::ScalarType dtype,
+                          torch::Device device) {
+  if (T <= 1) return {};
+  auto opts = torch::TensorOptions(device).dtype(torch::kLong);
+  auto i = torch::arange(T, opts).unsqueeze(1);           // (T, 1) new-token index
+  auto j = torch::arange(n_past + T, opts).unsqueeze(0);  // (1, K) key index
+  return torch::zeros({T, n_past + T}, torch::TensorOptions(device).dtype(dtype))
+      .masked_fill_(j > i + n_past, -std::numeric_limits<double>::infinity());  // (T, K)
 }
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, const std::string& path, const ModelBuilder& b)
     : n_heads(c.num_attention_heads),
       n_kv_heads(c.num_key_value_heads),
       head_dim(c.resolved_head_dim()) {
-  const int64_t d = c.hidden_size;
-  q_proj = register_module("q_proj", make_projection(b, path + ".q_proj", d, n_heads * head_dim));
-  k_proj =
-      register_module("k_proj", make_projection(b, path + ".k_proj", d, n_kv_heads * head_dim));
-  v_proj =
-      register_module("v_proj", make_projection(b, path + ".v_proj", d, n_kv_heads * head_dim));
-  o_proj = register_module("o_proj", make_projection(b, path + ".o_proj", n_heads * head_dim, d));
+  const int64_t d = c.hidden_size, q_dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim;
+  q_proj = register_module("q_proj", make_projection(b, path + ".q_proj", d, q_dim));
+  k_proj = register_module("k_proj", make_projection(b, path + ".k_proj", d, kv_dim));
+  v_proj = register_module("v_proj", make_projection(b, path + ".v_proj", d, kv_dim));
+  o_proj = register_module("o_proj", make_projection(b, path + ".o_proj", q_dim, d));
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                     const torch::Tensor& sin, int64_t layer,
-                                     const ForwardArgs& args, const torch::Tensor& mask_in) {
+                                     const torch::Tensor& sin, LayerKV* kv,
+                                     const torch::Tensor& mask_in) {
   const int64_t B = x.size(0), T = x.size(1), H = n_heads, KV = n_kv_heads, D = head_dim;
   auto q = q_proj->forward(x).view({B, T, H, D}).transpose(1, 2);   // (B, H, T, D)
   auto k = k_proj->forward(x).view({B, T, KV, D}).transpose(1, 2);  // (B, KV, T, D)
@@ -40,35 +42,13 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
 
-  int64_t n_past = 0;  // keys before the new ones: prefix P + cache S
-  if (args.cache) {
-    auto& cache = *args.cache;
-    if (static_cast<int64_t>(cache.k.size()) <= layer) {
-      cache.k.resize(layer + 1);
-      cache.v.resize(layer + 1);
-    }
-    auto& ck = cache.k[layer];
-    auto& cv = cache.v[layer];
-    if (ck.defined()) {
-      n_past += ck.size(2);
-      ck = torch::cat({ck, k}, 2);  // (B, KV, S + T, D)
-      cv = torch::cat({cv, v}, 2);
-    } else {
-      ck = k.contiguous();
-      cv = v.contiguous();
-    }
-    k = ck;
-    v = cv;
+  const int64_t n_past = kv ? kv->length() : 0;  // keys before the new ones
+  if (kv) {
+    const LayerKV all = kv->append(k, v);  // (B, KV, n_past + T, D)
+    k = all.k;
+    v = all.v;
   }
-  if (args.prefix) {
-    PTUNE_CHECK(static_cast<int64_t>(args.prefix->size()) > layer, "prefix has {} layers, need {}",
-                args.prefix->size(), layer + 1);
-    const auto& [pk, pv] = (*args.prefix)[layer];  // (B or 1, KV, P, D)
-    n_past += pk.size(2);
-    k = torch::cat({pk.to(k.scalar_type()).expand({B, KV, pk.size(2), D}), k}, 2);
-    v = torch::cat({pv.to(v.scalar_type()).expand({B, KV, pv.size(2), D}), v}, 2);
-  }
-  const int64_t K = k.size(2);
+  const int64_t K = k.size(2);  // n_past + T
 
   torch::Tensor mask =
       mask_in.defined() ? mask_in : causal_mask(T, n_past, x.scalar_type(), x.device());

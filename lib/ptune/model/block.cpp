@@ -1,8 +1,7 @@
-// One pre-norm LLaMA decoder layer (HF LlamaDecoderLayer), with optional sublayer hooks
-// (bottleneck adapters) applied to each sublayer's output before its residual add.
-#include <torch/torch.h>
+// One pre-norm LLaMA decoder layer (see block.h).
+#include "ptune/model/block.h"
 
-#include "ptune/model/transformer.h"
+#include <torch/torch.h>
 
 namespace ptune {
 
@@ -13,19 +12,18 @@ BlockImpl::BlockImpl(const ModelConfig& c, const std::string& path, const ModelB
   input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
   post_attention_layernorm =
       register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
-  if (b.sublayer_hook) {
-    attn_hook = b.sublayer_hook(path, "attn", c.hidden_size);
-    if (attn_hook) register_module("attn_adapter", attn_hook);
-    mlp_hook = b.sublayer_hook(path, "mlp", c.hidden_size);
-    if (mlp_hook) register_module("mlp_adapter", mlp_hook);
+  if (!b.sublayer_hook) return;
+  for (auto [where, hook] :
+       {std::pair{Sublayer::kAttention, &attn_hook}, std::pair{Sublayer::kMlp, &mlp_hook}}) {
+    auto [name, module] = b.sublayer_hook(path, where, c.hidden_size);
+    if (module) *hook = register_module(name, module);
   }
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                 const torch::Tensor& sin, int64_t layer, const ForwardArgs& args,
-                                 const torch::Tensor& mask) {
+                                 const torch::Tensor& sin, LayerKV* kv, const torch::Tensor& mask) {
   // x: (B, T, d)
-  auto a = self_attn->forward(input_layernorm->forward(x), cos, sin, layer, args, mask);
+  auto a = self_attn->forward(input_layernorm->forward(x), cos, sin, kv, mask);
   if (attn_hook) a = attn_hook->forward(a);
   auto h = x + a;
   auto m = mlp->forward(post_attention_layernorm->forward(h));

@@ -1,7 +1,7 @@
-// SwiGLU feed-forward of LLaMA (Shazeer 2020, "GLU Variants"): down(silu(gate(x)) * up(x)).
-#include <torch/torch.h>
+// SwiGLU feed-forward (see mlp.h).
+#include "ptune/model/mlp.h"
 
-#include "ptune/model/transformer.h"
+#include <torch/torch.h>
 
 namespace ptune {
 
@@ -15,7 +15,7 @@ MLPImpl::MLPImpl(const ModelConfig& c, const std::string& path, const ModelBuild
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
   // x: (B, T, d) -> (B, T, f) -> (B, T, d)
   auto gate = gate_proj->forward(x);
-  gate = ptune::silu(gate);  // no Half silu kernel on CPU: emulated (projection.h)
+  gate = mixed_silu(gate);
   return down_proj->forward(gate * up_proj->forward(x));
 }
 

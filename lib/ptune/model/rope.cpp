@@ -1,12 +1,11 @@
-// Rotary position embedding (RoFormer, arXiv 2104.09864) in the HF layout: dimension i pairs
-// with i + D/2 (rotate_half), tables cat(freqs, freqs). Angles are computed in fp32 as in HF
-// modeling_rope_utils.py; rope_scaling: default, linear (position interpolation), llama3.
+// Rotary position embedding (see rope.h).
+#include "ptune/model/rope.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
 
 #include "ptune/core/error.h"
-#include "ptune/model/transformer.h"
 
 namespace ptune {
 
@@ -70,16 +69,6 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos,
   const int64_t half = x.size(-1) / 2;
   auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
   return x * cos + rotated * sin;
-}
-
-torch::Tensor causal_mask(int64_t T, int64_t n_past, torch::ScalarType dtype,
-                          torch::Device device) {
-  if (T <= 1) return {};
-  auto opts = torch::TensorOptions(device).dtype(torch::kLong);
-  auto i = torch::arange(T, opts).unsqueeze(1);           // (T, 1) new-token index
-  auto j = torch::arange(n_past + T, opts).unsqueeze(0);  // (1, K) key index
-  return torch::zeros({T, n_past + T}, torch::TensorOptions(device).dtype(dtype))
-      .masked_fill_(j > i + n_past, -std::numeric_limits<double>::infinity());  // (T, K)
 }
 
 }  // namespace ptune

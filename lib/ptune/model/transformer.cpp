@@ -1,12 +1,14 @@
-// HF LlamaForCausalLM: "model" (embed_tokens, layers.N, norm) and "lm_head" (absent when tied).
-// Registration order follows HF's state_dict so named_parameters() lists the checkpoint keys.
+// HF LlamaForCausalLM (see transformer.h).
+#include "ptune/model/transformer.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
 
 #include "ptune/config/size_limits.h"
 #include "ptune/core/error.h"
-#include "ptune/model/transformer.h"
+#include "ptune/model/attention.h"
+#include "ptune/model/rope.h"
 
 namespace ptune {
 
@@ -36,6 +38,10 @@ TransformerImpl::TransformerImpl(const ModelConfig& c, const ModelBuilder& b) : 
   if (!c.tie_word_embeddings)
     lm_head =
         register_module("lm_head", make_projection(b, "lm_head", c.hidden_size, c.vocab_size));
+  if (b.kv_prefix) {
+    auto [name, prefix] = b.kv_prefix(c);
+    if (prefix) kv_prefix_ = register_module(name, prefix);
+  }
 }
 
 std::pair<torch::Tensor, torch::Tensor> TransformerImpl::rope(int64_t pos_offset, int64_t T,
@@ -56,35 +62,44 @@ std::pair<torch::Tensor, torch::Tensor> TransformerImpl::rope(int64_t pos_offset
   return {cos_.narrow(0, pos_offset, T).to(dtype), sin_.narrow(0, pos_offset, T).to(dtype)};
 }
 
+void TransformerImpl::seed_prefix(KVCache& cache, int64_t batch) {
+  std::vector<LayerKV> prefix = kv_prefix_->forward();  // per layer (1, KV, P, D)
+  const int64_t n_layers = static_cast<int64_t>(model->blocks.size());
+  if (static_cast<int64_t>(prefix.size()) != n_layers)
+    runtime_error("forward: the key/value prefix has {} layers, the model has {}", prefix.size(),
+                  n_layers);
+  for (int64_t l = 0; l < n_layers; ++l) {
+    const auto& [k, v] = prefix[l];
+    auto& dst = cache.layers[l];
+    dst.k = k.to(compute_dtype_).expand({batch, k.size(1), k.size(2), k.size(3)});
+    dst.v = v.to(compute_dtype_).expand({batch, v.size(1), v.size(2), v.size(3)});
+  }
+}
+
 torch::Tensor TransformerImpl::hidden(const torch::Tensor& input_ids, const ForwardArgs& args) {
   PTUNE_CHECK(input_ids.dim() == 2, "input_ids must be (B, T), got {} dims", input_ids.dim());
-  const int64_t T = input_ids.size(1);
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
   const int64_t n_layers = static_cast<int64_t>(model->blocks.size());
-  int64_t n_past = 0;
-  if (args.prefix) {
-    if (static_cast<int64_t>(args.prefix->size()) != n_layers)
-      runtime_error("forward: prefix has {} layers, the model has {}", args.prefix->size(),
-                    n_layers);
-    if (n_layers > 0) n_past += (*args.prefix)[0].first.size(2);
+  KVCache local;  // the prefix's keys when the caller keeps no cache
+  KVCache* cache = args.cache ? args.cache : kv_prefix_ ? &local : nullptr;
+  if (cache) {
+    if (static_cast<int64_t>(cache->layers.size()) < n_layers) cache->layers.resize(n_layers);
+    if (kv_prefix_ && cache->length() == 0) seed_prefix(*cache, B);
   }
-  if (args.cache) {
-    n_past += args.cache->length();
-    if (static_cast<int64_t>(args.cache->k.size()) < n_layers) {
-      args.cache->k.resize(n_layers);
-      args.cache->v.resize(n_layers);
-    }
-  }
-  auto x = model->embed_tokens->forward(input_ids);                         // (B, T, d)
-  if (x.scalar_type() != compute_dtype_) x = x.to(compute_dtype_);          // precision policy
-  auto [cos, sin] = rope(args.pos_offset, T, x.scalar_type(), x.device());  // (T, head_dim)
-  auto mask = causal_mask(T, n_past, x.scalar_type(), x.device());          // (T, n_past + T)
-  for (int64_t l = 0; l < n_layers; ++l) x = model->blocks[l]->forward(x, cos, sin, l, args, mask);
+  const int64_t n_past = cache ? cache->length() : 0;
+  auto x = model->embed_tokens->forward(input_ids);                 // (B, T, d)
+  if (x.scalar_type() != compute_dtype_) x = x.to(compute_dtype_);  // precision policy
+  const int64_t pos0 = args.pos_offset >= 0 ? args.pos_offset : n_past;
+  auto [cos, sin] = rope(pos0, T, x.scalar_type(), x.device());     // (T, head_dim)
+  auto mask = causal_mask(T, n_past, x.scalar_type(), x.device());  // (T, n_past + T)
+  for (int64_t l = 0; l < n_layers; ++l)
+    x = model->blocks[l]->forward(x, cos, sin, cache ? &cache->layers[l] : nullptr, mask);
   return model->norm->forward(x);
 }
 
 torch::Tensor TransformerImpl::logits(const torch::Tensor& h) {
   // (B, T, d) -> (B, T, vocab) fp32
-  auto out = lm_head ? lm_head->forward(h) : ptune::linear(h, model->embed_tokens->weight);
+  auto out = lm_head ? lm_head->forward(h) : mixed_linear(h, model->embed_tokens->weight);
   return out.to(torch::kFloat);
 }
 

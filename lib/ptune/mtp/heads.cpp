@@ -1,6 +1,6 @@
 // Parallel (Medusa) heads and sequential (DeepSeek-V3) MTP modules, their training forward
-// and their greedy drafters for speculative decoding. See heads.h and
-// shared/reference/algorithms.md §1.1 (ResBlock init) and §2.1 (module equations).
+// and their greedy drafters for speculative decoding (see heads.h for the papers and the
+// module equations).
 #include "ptune/mtp/heads.h"
 
 #include <torch/torch.h>
@@ -8,6 +8,8 @@
 #include <algorithm>
 
 #include "ptune/core/error.h"
+#include "ptune/model/attention.h"
+#include "ptune/ops/mixed_precision.h"
 
 namespace ptune {
 
@@ -18,8 +20,8 @@ ResBlockImpl::ResBlockImpl(int64_t d) {
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x) {
-  // ptune::linear: casts the fp32 weight to x's dtype (bf16/fp16 compute, CPU fp16 emulation).
-  return x + ptune::silu(ptune::linear(x, linear->weight) + linear->bias.to(x.scalar_type()));
+  // mixed_linear: casts the fp32 weight to x's dtype (bf16/fp16 compute, CPU fp16 emulation).
+  return x + mixed_silu(mixed_linear(x, linear->weight) + linear->bias.to(x.scalar_type()));
 }
 
 NamedTensors MtpHeadsImpl::named_tensors() {
@@ -63,7 +65,7 @@ torch::Tensor ParallelHeadsImpl::head_hidden(int64_t k, const torch::Tensor& tru
 }
 
 torch::Tensor ParallelHeadsImpl::head_logits(int64_t k, const torch::Tensor& hidden, Transformer&) {
-  return ptune::linear(hidden, out_proj[k - 1].to(hidden.scalar_type()))
+  return mixed_linear(hidden, out_proj[k - 1].to(hidden.scalar_type()))
       .to(torch::kFloat);  // (B, T, V)
 }
 
@@ -113,16 +115,16 @@ SequentialModuleImpl::SequentialModuleImpl(const ModelConfig& c, const std::stri
 }
 
 torch::Tensor SequentialModuleImpl::forward(const torch::Tensor& prev, const torch::Tensor& ids,
-                                            Transformer& model, const ForwardArgs& args) {
+                                            Transformer& model, LayerKV* kv) {
   // prev (B, T, d), ids (B, T): h' = eh_proj([enorm(Emb(ids)); hnorm(prev)]) (B, T, d)
   auto e = enorm->forward(model->model->embed_tokens->forward(ids));
-  auto x = ptune::linear(torch::cat({e, hnorm->forward(prev).to(e.scalar_type())}, -1),
-                         eh_proj->weight.to(e.scalar_type()));
+  auto x = mixed_linear(torch::cat({e, hnorm->forward(prev).to(e.scalar_type())}, -1),
+                        eh_proj->weight.to(e.scalar_type()));
   const int64_t T = x.size(1);
-  const int64_t n_past = args.cache ? args.cache->length() : 0;
-  auto [cos, sin] = model->rope(args.pos_offset, T, x.scalar_type(), x.device());
+  const int64_t n_past = kv ? kv->length() : 0;
+  auto [cos, sin] = model->rope(n_past, T, x.scalar_type(), x.device());
   auto mask = causal_mask(T, n_past, x.scalar_type(), x.device());
-  return block->forward(x, cos, sin, /*layer=*/0, args, mask);
+  return block->forward(x, cos, sin, kv, mask);
 }
 
 SequentialHeadsImpl::SequentialHeadsImpl(int64_t n, Transformer& model) {
@@ -142,7 +144,7 @@ torch::Tensor SequentialHeadsImpl::head_hidden(int64_t k, const torch::Tensor&,
   // Position i pairs h^(k-1)_i with t_(i+k) = input_ids[i+k]; the filled tail positions
   // only feed positions whose labels are ignored (causal attention keeps them out of the rest).
   const int64_t pad = std::max<int64_t>(0, model->config().pad_token_id);
-  return modules[k - 1]->forward(prev, shift_left(input_ids, k, pad), model, {});
+  return modules[k - 1]->forward(prev, shift_left(input_ids, k, pad), model);
 }
 
 torch::Tensor SequentialHeadsImpl::head_logits(int64_t k, const torch::Tensor& hidden,
@@ -174,15 +176,12 @@ class SequentialDrafter : public Drafter {
     std::vector<int64_t> drafts;
     torch::Tensor prev_full = hist_[0];  // h^(k-1) for positions 0..n
     for (int64_t k = 1; k <= K; ++k) {
-      KVCache& cache = caches_[k - 1];
+      LayerKV& cache = caches_[k - 1];
       const int64_t c = cache.length();  // committed positions of module k
       std::vector<int64_t> ids(ext.begin() + c + k, ext.begin() + n + k + 1);
       auto ids_t = torch::tensor(ids, torch::kLong).unsqueeze(0);  // (1, n - c + 1)
-      ForwardArgs args;
-      args.cache = &cache;
-      args.pos_offset = c;
       auto h =
-          heads_->modules[k - 1]->forward(prev_full.narrow(1, c, n - c + 1), ids_t, model_, args);
+          heads_->modules[k - 1]->forward(prev_full.narrow(1, c, n - c + 1), ids_t, model_, &cache);
       const int64_t d =
           heads_->head_logits(k, h.narrow(1, h.size(1) - 1, 1), model_).argmax(-1).item<int64_t>();
       drafts.push_back(d);
@@ -200,7 +199,7 @@ class SequentialDrafter : public Drafter {
  private:
   SequentialHeadsImpl* heads_;
   Transformer model_;
-  std::vector<KVCache> caches_;      // per module, layer 0
+  std::vector<LayerKV> caches_;      // per module
   std::vector<torch::Tensor> hist_;  // [0]: base hidden, [k]: module k outputs (1, L, d)
 };
 

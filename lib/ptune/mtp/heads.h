@@ -1,10 +1,9 @@
-// Multi-token-prediction heads on top of a Transformer trunk (shared/reference/algorithms.md
-// §1, §2). parallel = Medusa heads (Cai et al. 2024; Gloeckle et al. 2024): head k reads the
-// trunk's final-normed hidden state h_t through ResBlock x + SiLU(W x + b) (W zero-init) and
-// its own output projection (a copy of the LM head); it predicts token t+1+k.
-// sequential = DeepSeek-V3 MTP modules (arXiv 2412.19437 §2.2): module k combines
-// RMSNorm(h^(k-1)_t) and RMSNorm(Emb(t_(t+k))) through eh_proj (2d -> d, order [emb; hidden]
-// as vLLM/SGLang), runs one trunk-type block with RoPE, then its own norm and the shared LM
+// Multi-token-prediction heads on top of a Transformer trunk. parallel = Medusa heads (Cai et al.
+// 2024; Gloeckle et al. 2024): head k reads the trunk's final-normed hidden state h_t through
+// ResBlock x + SiLU(W x + b) (W zero-init) and its own output projection (a copy of the LM head);
+// it predicts token t+1+k. sequential = DeepSeek-V3 MTP modules (arXiv 2412.19437 §2.2): module k
+// combines RMSNorm(h^(k-1)_t) and RMSNorm(Emb(t_(t+k))) through eh_proj (2d -> d, order [emb;
+// hidden] as vLLM/SGLang), runs one trunk-type block with RoPE, then its own norm and the shared LM
 // head; it predicts token t+1+k too. Heads are numbered k = 1..K everywhere.
 #pragma once
 
@@ -22,7 +21,7 @@
 namespace ptune {
 
 // Medusa ResBlock: x + SiLU(linear(x)), linear d -> d with bias; weight zero-initialised,
-// bias keeps nn.Linear's default init as Medusa does (algorithms.md §1.1).
+// bias keeps nn.Linear's default init as Medusa does.
 class ResBlockImpl : public torch::nn::Module {
  public:
   explicit ResBlockImpl(int64_t d);
@@ -88,10 +87,11 @@ class SequentialModuleImpl : public torch::nn::Module {
   RMSNorm enorm{nullptr}, hnorm{nullptr}, norm{nullptr};
   torch::nn::Linear eh_proj{nullptr};
   Block block{nullptr};
-  // prev (B, T, d), ids (B, T) the tokens t_(i+k); args carries the module's own KV cache
-  // (layer 0) and pos_offset. Returns h^k (B, T, d) before `norm`.
+  // prev (B, T, d), ids (B, T) the tokens t_(i+k); kv: the module's own KV cache, whose
+  // length is the first new position (none: positions from 0). Returns h^k (B, T, d) before
+  // `norm`.
   torch::Tensor forward(const torch::Tensor& prev, const torch::Tensor& ids, Transformer& model,
-                        const ForwardArgs& args);
+                        LayerKV* kv = nullptr);
 };
 TORCH_MODULE(SequentialModule);
 

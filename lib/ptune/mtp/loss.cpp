@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "ptune/core/error.h"
+#include "ptune/model/loss.h"
 
 namespace ptune {
 
@@ -26,16 +27,16 @@ double MtpObjective::weight(int64_t k) const {
   return c_.loss_weight * std::pow(c_.head_decay, static_cast<double>(k));
 }
 
-double MtpObjective::forward_backward(Transformer& model, const ForwardArgs& args, const Batch& b,
-                                      int64_t norm, double loss_scale) {
+double MtpObjective::forward_backward(Transformer& model, const Batch& b, int64_t norm,
+                                      double loss_scale) {
   const int64_t denom = std::max<int64_t>(1, norm);
   const bool base = c_.train_base;
   torch::Tensor trunk;  // (B, T, d), with graph when the base trains
   {
     torch::NoGradGuard no_grad;
-    if (!base) trunk = model->hidden(b.input_ids, args);
+    if (!base) trunk = model->hidden(b.input_ids);
   }
-  if (base) trunk = model->hidden(b.input_ids, args);
+  if (base) trunk = model->hidden(b.input_ids);
 
   // Surrogate terms sum(h * dL/dh) for each detached hidden state; one backward at the end.
   std::vector<torch::Tensor> surrogate;

@@ -30,7 +30,7 @@ class MtpObjective {
   // combined loss value; accumulates per-head sums for step_metrics().
   // Backward runs on loss * loss_scale (the fp16 loss scaler's current scale); returns the
   // unscaled loss.
-  double forward_backward(Transformer& model, const ForwardArgs& args, const Batch& b, int64_t norm,
+  double forward_backward(Transformer& model, const Batch& b, int64_t norm,
                           double loss_scale = 1.0);
   // {"lm_loss", "mtp_loss_k", "mtp_acc_k"} over the micro-batches since the last call
   // (loss: mean CE per predicted token of that head); resets the sums.

@@ -11,6 +11,7 @@
 #include "ptune/io/adapter_config.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/model/projection.h"
+#include "ptune/ops/mixed_precision.h"
 #include "ptune/peft/lora_file.h"
 
 namespace ptune {
@@ -53,19 +54,20 @@ void BottleneckImpl::reset() {
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  auto h = ::ptune::linear(x, down_weight) + down_bias.to(x.scalar_type());  // (B, T, bottleneck)
+  auto h = mixed_linear(x, down_weight) + down_bias.to(x.scalar_type());  // (B, T, bottleneck)
   h = activate(h, activation);
-  if (dropout > 0 && is_training()) h = ::ptune::dropout(h, dropout);
-  return x + ::ptune::linear(h, up_weight) + up_bias.to(x.scalar_type());  // (B, T, d)
+  if (dropout > 0 && is_training()) h = mixed_dropout(h, dropout);
+  return x + mixed_linear(h, up_weight) + up_bias.to(x.scalar_type());  // (B, T, d)
 }
 
 ModelBuilder AdapterMethod::builder() {
   ModelBuilder b;
-  b.sublayer_hook = [this](const std::string&, const std::string& where,
-                           int64_t hidden) -> SublayerHook {
-    if (std::find(c_.placement.begin(), c_.placement.end(), where) == c_.placement.end())
-      return nullptr;
-    return std::make_shared<BottleneckImpl>(hidden, c_);
+  b.sublayer_hook = [this](const std::string&, Sublayer where,
+                           int64_t hidden) -> std::pair<std::string, SublayerHook> {
+    // placement names the sublayers ("attn", "mlp"); the modules are "<name>_adapter".
+    const std::string name = where == Sublayer::kAttention ? "attn" : "mlp";
+    if (std::find(c_.placement.begin(), c_.placement.end(), name) == c_.placement.end()) return {};
+    return {name + "_adapter", std::make_shared<BottleneckImpl>(hidden, c_)};
   };
   return b;
 }

@@ -9,6 +9,7 @@
 #include "ptune/core/error.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/model/projection.h"
+#include "ptune/ops/mixed_precision.h"
 #include "ptune/peft/lora_file.h"
 
 namespace ptune {
@@ -68,15 +69,15 @@ void LoRALinearImpl::reset_lora(const std::string& init) {
 
 torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   // x (..., in): base (..., out) + scale * B(A(drop(x)))
-  auto h = dropout > 0 && is_training() ? ::ptune::dropout(x, dropout) : x;
+  auto h = dropout > 0 && is_training() ? mixed_dropout(x, dropout) : x;
   auto a = lora_A->forward(h);          // (..., r)
   if (emulates_gemm(x) || x.dim() < 2)  // emulated GEMMs round each product: keep PEFT's ops
-    return ::ptune::linear(x, weight) + lora_B->forward(a) * scale;
+    return mixed_linear(x, weight) + lora_B->forward(a) * scale;
   // The B GEMM accumulates scale * a B^T into the base output (beta 1, alpha scale): no
   // (..., out) temporaries for the product, the scaling or the sum, forward or backward.
-  // linear() of the 2-D rows is a plain mm result (not a view), so addmm_ may write into it;
+  // mixed_linear() of the 2-D rows is a plain mm result (not a view), so addmm_ may write into it;
   // .to() is a no-op when B is already in the compute dtype.
-  auto out = ::ptune::linear(x.reshape({-1, x.size(-1)}), weight);  // (N, out)
+  auto out = mixed_linear(x.reshape({-1, x.size(-1)}), weight);  // (N, out)
   out.addmm_(a.reshape({-1, a.size(-1)}), lora_B->weight.to(out.scalar_type()).t(), /*beta=*/1.0,
              /*alpha=*/scale);
   auto sizes = x.sizes().vec();

@@ -1,7 +1,7 @@
 // LoRA (Hu et al. 2021, arXiv:2106.09685) as PEFT computes it: y = W x + scale * B A drop(x),
 // A (r, in) Kaiming-uniform (a = sqrt 5) or normal(0, 1/r), B (out, r) zero, scale = alpha/r
 // or alpha/sqrt(r) with rsLoRA. The frozen base W may be stored in bf16 (it is cast to the
-// activation dtype in linear()); A and B stay fp32. Parameter names: <module>.weight,
+// activation dtype in mixed_linear()); A and B stay fp32. Parameter names: <module>.weight,
 // <module>.lora_A.weight, <module>.lora_B.weight.
 #pragma once
 

@@ -17,7 +17,7 @@ class Method {
  public:
   virtual ~Method() = default;
   virtual std::string name() const = 0;
-  // How projections and sublayer hooks are built for this method.
+  // How projections, sublayer hooks and the key/value prefix are built for this method.
   virtual ModelBuilder builder() { return {}; }
   // Parameters the builder added that a base checkpoint does not hold (LoRA A/B, adapter
   // layers): the base is loaded strictly except for these.
@@ -26,9 +26,6 @@ class Method {
   virtual void attach(Transformer& model) {}
   // The parameters the optimizer updates, with their checkpoint names.
   virtual NamedTensors trainable(Transformer& model);
-  // Extra forward arguments for a batch of `batch_size` (prefix tuning's prefixes). The
-  // returned object stays valid until the next call.
-  virtual ForwardArgs forward_args(int64_t batch_size) { return {}; }
   // Weights in a training checkpoint: everything for full, trainable-only for PEFT.
   virtual NamedTensors checkpoint_tensors(Transformer& model) { return trainable(model); }
   // Plain-LLaMA weights with the method folded in; usage error if it cannot be folded.

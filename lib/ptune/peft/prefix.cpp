@@ -10,9 +10,14 @@
 
 namespace ptune {
 
-PrefixEncoderImpl::PrefixEncoderImpl(int64_t P, int64_t token_dim, int64_t n_layers,
-                                     bool projection, int64_t hidden) {
-  const int64_t out = n_layers * 2 * token_dim;
+namespace {
+const std::string kEncoderName = "prefix_encoder";
+}  // namespace
+
+PrefixEncoderImpl::PrefixEncoderImpl(int64_t P, int64_t KV, int64_t D, int64_t L, bool projection,
+                                     int64_t hidden)
+    : virtual_tokens(P), n_kv_heads(KV), head_dim(D), n_layers(L) {
+  const int64_t token_dim = KV * D, out = L * 2 * token_dim;
   embedding = register_module("embedding", torch::nn::Embedding(P, projection ? token_dim : out));
   if (projection)
     transform = register_module(
@@ -20,9 +25,18 @@ PrefixEncoderImpl::PrefixEncoderImpl(int64_t P, int64_t token_dim, int64_t n_lay
                                            torch::nn::Linear(hidden, out)));
 }
 
-torch::Tensor PrefixEncoderImpl::forward() {
+torch::Tensor PrefixEncoderImpl::flat() {
   // embedding(arange(P)) is the whole table
   return transform ? transform->forward(embedding->weight) : embedding->weight;
+}
+
+std::vector<LayerKV> PrefixEncoderImpl::forward() {
+  const int64_t P = virtual_tokens, KV = n_kv_heads, D = head_dim;
+  auto kv = flat().view({P, n_layers * 2, KV, D}).permute({1, 2, 0, 3});  // (2L, KV, P, D)
+  std::vector<LayerKV> out;
+  for (int64_t l = 0; l < n_layers; ++l)
+    out.push_back({kv[2 * l].unsqueeze(0), kv[2 * l + 1].unsqueeze(0)});  // (1, KV, P, D)
+  return out;
 }
 
 PrefixMethod::PrefixMethod(PrefixConfig c, const ModelConfig& m)
@@ -30,32 +44,25 @@ PrefixMethod::PrefixMethod(PrefixConfig c, const ModelConfig& m)
       n_layers_(m.num_hidden_layers),
       n_kv_heads_(m.num_key_value_heads),
       head_dim_(m.resolved_head_dim()) {
-  encoder_ = PrefixEncoder(c_.virtual_tokens, n_kv_heads_ * head_dim_, n_layers_, c_.projection,
+  encoder_ = PrefixEncoder(c_.virtual_tokens, n_kv_heads_, head_dim_, n_layers_, c_.projection,
                            c_.projection_hidden);
+}
+
+ModelBuilder PrefixMethod::builder() {
+  ModelBuilder b;
+  b.kv_prefix = [this](const ModelConfig&) {
+    return std::pair<std::string, KVPrefix>{kEncoderName, encoder_.ptr()};
+  };
+  return b;
+}
+
+std::vector<std::string> PrefixMethod::own_params(Transformer&) {
+  return {kEncoderName + "."};
 }
 
 void PrefixMethod::attach(Transformer& model) {
   for (auto& p : model->parameters()) p.requires_grad_(false);
-  model->register_module("prefix_encoder", encoder_);
   for (auto& p : encoder_->parameters()) p.requires_grad_(true);
-}
-
-LayerPrefixes PrefixMethod::prefixes() {
-  const int64_t P = c_.virtual_tokens, KV = n_kv_heads_, D = head_dim_;
-  auto flat = encoder_->forward();                                       // (P, L*2*KV*D)
-  auto kv = flat.view({P, n_layers_ * 2, KV, D}).permute({1, 2, 0, 3});  // (2L, KV, P, D)
-  LayerPrefixes out;
-  for (int64_t l = 0; l < n_layers_; ++l)
-    out.emplace_back(kv[2 * l].unsqueeze(0), kv[2 * l + 1].unsqueeze(0));  // (1, KV, P, D)
-  return out;
-}
-
-ForwardArgs PrefixMethod::forward_args(int64_t) {
-  current_ = prefixes();
-  ForwardArgs a;
-  a.prefix = &current_;
-  a.pos_offset = c_.virtual_tokens;  // real tokens' positions start after the virtual ones
-  return a;
 }
 
 void PrefixMethod::export_adapter(Transformer&, const std::string& dir,
@@ -72,7 +79,7 @@ void PrefixMethod::export_adapter(Transformer&, const std::string& dir,
   torch::NoGradGuard no_grad;
   write_adapter_config(dir, c);
   save_safetensors(dir + "/" + kAdapterWeightsFile,
-                   {{"prompt_embeddings", encoder_->forward().detach().contiguous()}});
+                   {{"prompt_embeddings", encoder_->flat().detach().contiguous()}});
 }
 
 void PrefixMethod::load_adapter(Transformer& model, const std::string& dir) {

@@ -1,4 +1,4 @@
-// Dynamic loss scaler: GradScaler's rules (algorithms.md 3.1) plus Megatron's hysteresis
+// Dynamic loss scaler: GradScaler's rules plus Megatron's hysteresis
 // (3.2) and min/max bounds. Unscaling uses the reciprocal 1/S computed in double, as
 // GradScaler's _scale.double().reciprocal().float().
 #include "ptune/precision/loss_scaler.h"

@@ -2,12 +2,9 @@
 // builds the loss scaler for fp16.
 #include "ptune/precision/precision.h"
 
-#include <torch/nn/utils/clip_grad.h>
-
 #include "ptune/core/cpu.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
-#include "ptune/train/fused_adamw.h"
 
 namespace ptune {
 
@@ -47,29 +44,6 @@ void apply_precision(const PrecisionPolicy& policy, Transformer& model,
 std::unique_ptr<LossScaler> make_loss_scaler(const PrecisionConfig& p) {
   if (p.dtype != "fp16") return nullptr;
   return std::make_unique<LossScaler>(p.loss_scale);
-}
-
-StepOutcome clip_and_step(torch::optim::Optimizer& opt, const std::vector<torch::Tensor>& params,
-                          double grad_clip, LossScaler* scaler) {
-  StepOutcome out;
-  out.skipped = scaler && scaler->unscale_and_check(params);
-  if (!out.skipped) {
-    const double max_norm = grad_clip > 0 ? grad_clip : 1e30;
-    if (auto* fused = dynamic_cast<FusedAdamW*>(&opt)) {
-      // clip_grad_norm_'s norm and coefficient, applied inside the optimizer's one pass.
-      std::vector<torch::Tensor> norms;
-      for (const auto& p : params)
-        if (p.grad().defined()) norms.push_back(p.grad().norm(2));
-      out.grad_norm = norms.empty() ? 0.0 : torch::stack(norms).norm(2).item<double>();
-      const double coef = max_norm / (out.grad_norm + 1e-6);
-      if (coef < 1) fused->set_grad_multiplier(coef);
-    } else {
-      out.grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
-    }
-    opt.step();
-  }
-  if (scaler) scaler->update(out.skipped);
-  return out;
 }
 
 }  // namespace ptune

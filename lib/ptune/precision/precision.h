@@ -3,7 +3,6 @@
 // norms, softmax and the loss in fp32. fp16 adds a dynamic loss scaler; bf16 needs none.
 #pragma once
 
-#include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <memory>
@@ -34,16 +33,5 @@ void apply_precision(const PrecisionPolicy& policy, Transformer& model,
 
 // A LossScaler for fp16, nullptr for fp32 and bf16.
 std::unique_ptr<LossScaler> make_loss_scaler(const PrecisionConfig& p);
-
-struct StepOutcome {
-  bool skipped = false;    // fp16 overflow: optimizer.step() was not called
-  double grad_norm = 0.0;  // total norm of the (unscaled) gradients before clipping; 0 if skipped
-};
-
-// The end of an optimizer step, once all grad_accum micro-batches are back-propagated:
-// with a scaler, unscale and check all gradients once; then clip (grad_clip > 0; otherwise
-// only measure the norm) and step, or skip on inf/NaN; then update the scaler.
-StepOutcome clip_and_step(torch::optim::Optimizer& opt, const std::vector<torch::Tensor>& params,
-                          double grad_clip, LossScaler* scaler);
 
 }  // namespace ptune

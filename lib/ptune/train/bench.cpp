@@ -11,10 +11,11 @@
 #include <memory>
 
 #include "ptune/config/size_limits.h"
+#include "ptune/core/autocast.h"
 #include "ptune/core/context.h"
 #include "ptune/core/error.h"
+#include "ptune/model/loss.h"
 #include "ptune/peft/method.h"
-#include "ptune/precision/autocast.h"
 #include "ptune/precision/precision.h"
 #include "ptune/train/memory_estimate.h"
 #include "ptune/train/optimizer.h"
@@ -80,7 +81,7 @@ BenchResult run_bench(const BenchOptions& o) {
     if (o.autocast) at::autocast::clear_cache();
     for (auto& p : tensors) p.mutable_grad().reset();
     const auto t0 = Clock::now();
-    auto logits = model->forward(input, method->forward_args(o.batch_size));
+    auto logits = model->forward(input);
     auto loss = lm_loss(logits, targets);
     const auto t1 = Clock::now();
     (scaler ? scaler->scale(loss) : loss).backward();

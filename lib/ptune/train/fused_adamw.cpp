@@ -103,4 +103,14 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
   return loss;
 }
 
+double FusedAdamW::clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : params)
+    if (p.grad().defined()) norms.push_back(p.grad().norm(2));
+  const double norm = norms.empty() ? 0.0 : torch::stack(norms).norm(2).item<double>();
+  const double coef = max_norm / (norm + 1e-6);
+  if (coef < 1) grad_multiplier_ = coef;
+  return norm;
+}
+
 }  // namespace ptune

@@ -14,9 +14,10 @@ class FusedAdamW : public torch::optim::AdamW {
  public:
   using torch::optim::AdamW::AdamW;
 
-  // Each gradient is multiplied by `m` inside the next step() (the clip coefficient);
-  // the stored .grad tensors are left as they are. Reset to 1 after the step.
-  void set_grad_multiplier(double m) { grad_multiplier_ = m; }
+  // clip_grad_norm_'s total norm of the gradients of `params` (returned) and its coefficient
+  // max_norm / (norm + 1e-6), applied inside the next step() when below 1; the stored .grad
+  // tensors are left as they are.
+  double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
 
   torch::Tensor step(LossClosure closure = nullptr) override;
 

@@ -2,11 +2,10 @@
 #include "ptune/train/optimizer.h"
 
 #include "ptune/core/error.h"
-#include "ptune/train/fused_adamw.h"
 
 namespace ptune {
 
-std::unique_ptr<torch::optim::AdamW> make_adamw(const OptimConfig& o, const NamedTensors& params) {
+std::unique_ptr<FusedAdamW> make_adamw(const OptimConfig& o, const NamedTensors& params) {
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& [name, p] : params) {
     const bool is_embedding = name.find("embed_tokens") != std::string::npos;
@@ -26,6 +25,18 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const OptimConfig& o, const Name
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+}
+
+StepOutcome clip_and_step(FusedAdamW& opt, const std::vector<torch::Tensor>& params,
+                          double grad_clip, LossScaler* scaler) {
+  StepOutcome out;
+  out.skipped = scaler && scaler->unscale_and_check(params);
+  if (!out.skipped) {
+    out.grad_norm = opt.clip_grad_norm(params, grad_clip > 0 ? grad_clip : 1e30);
+    opt.step();
+  }
+  if (scaler) scaler->update(out.skipped);
+  return out;
 }
 
 }  // namespace ptune

@@ -21,6 +21,7 @@
 #include "ptune/eval/mtp_eval.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/fs.h"
+#include "ptune/model/loss.h"
 #include "ptune/model/weights.h"
 #include "ptune/mtp/heads_io.h"
 #include "ptune/mtp/loss.h"
@@ -166,9 +167,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     EvalOptions eo;
     eo.batch_size = r.train.batch_size;
     eo.max_batches = r.train.eval_batches;
-    auto args_fn = [&](const torch::Tensor& ids) {
-      return model->forward(ids.to(device), method->forward_args(ids.size(0)));
-    };
+    auto args_fn = [&](const torch::Tensor& ids) { return model->forward(ids.to(device)); };
     EvalResult e = evaluate(args_fn, *eval_data, pad_id, eo);
     model->train();
     return e;
@@ -178,8 +177,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     EvalOptions eo;
     eo.batch_size = r.train.batch_size;
     eo.max_batches = r.train.eval_batches;
-    for (const HeadEval& h : evaluate_heads(model, *mtp->heads(), *eval_data, pad_id, eo,
-                                            [&](int64_t n) { return method->forward_args(n); })) {
+    for (const HeadEval& h : evaluate_heads(model, *mtp->heads(), *eval_data, pad_id, eo)) {
       rec[fmt::format("eval_mtp_loss_{}", h.head)] = h.loss;
       rec[fmt::format("eval_mtp_acc_{}", h.head)] = h.accuracy;
     }
@@ -222,11 +220,11 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     double loss_sum = 0.0;
     for (const Batch& b : micro) {
       if (mtp) {  // LM + MTP loss, backpropagated head by head (mtp/loss.h)
-        loss_sum += mtp->forward_backward(model, method->forward_args(b.input_ids.size(0)), b,
-                                          step_targets, scaler ? scaler->loss_scale() : 1.0);
+        loss_sum +=
+            mtp->forward_backward(model, b, step_targets, scaler ? scaler->loss_scale() : 1.0);
         continue;
       }
-      torch::Tensor logits = model->forward(b.input_ids, method->forward_args(b.input_ids.size(0)));
+      torch::Tensor logits = model->forward(b.input_ids);
       torch::Tensor loss = lm_loss_sum(logits, b.targets) / std::max<int64_t>(1, step_targets);
       (scaler ? scaler->scale(loss) : loss).backward();
       loss_sum += loss.item<double>();

@@ -2,7 +2,7 @@
 // fp32 (HF LlamaAttention); GQA folds the G query heads that share a K/V head into the row
 // axis instead of repeating K/V. The backward is the standard one (Vaswani et al. 2017;
 // softmax gradient P * (dP - rowsum(dP * P))), per chunk, from the saved probabilities.
-#include "ptune/model/causal_attention.h"
+#include "ptune/ops/causal_attention.h"
 
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "ptune/model/projection.h"
-#include "ptune/precision/autocast.h"
+#include "ptune/ops/mixed_precision.h"
+#include "ptune/core/autocast.h"
 
 namespace ptune {
 

@@ -1,4 +1,4 @@
-#include "ptune/precision/autocast.h"
+#include "ptune/core/autocast.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
