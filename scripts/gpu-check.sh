@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check for mixed precision (issue 5): builds ptune against a CUDA LibTorch into
+# GPU check for mixed precision: builds ptune against a CUDA LibTorch into
 # build-gpu/, runs the CUDA fp16 training smoke test (gtest PrecisionCuda.*, plus the loss
 # scaler unit tests) and `ptune bench` on CUDA in fp32 / bf16 / fp16 at shape (b).
 #   CMAKE_PREFIX_PATH=/path/to/torch/share/cmake scripts/gpu-check.sh
@@ -26,10 +26,11 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --f
 command -v nvcc >/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH; }
 echo "gpu-check: building build-gpu against $CMAKE_PREFIX_PATH" >&2
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$CMAKE_PREFIX_PATH" >/dev/null
-cmake --build build-gpu -j"$(nproc)" --target ptune test_unit
+cmake --build build-gpu -j"$(nproc)" --target ptune test_unit test_gpu
 
 echo "gpu-check: fp16 training smoke test on CUDA" >&2
-build-gpu/bin/test_unit --gtest_filter='PrecisionCuda.*:LossScaler.*:Precision.*' --gtest_also_run_disabled_tests
+build-gpu/bin/test_gpu
+build-gpu/bin/test_unit --gtest_filter='LossScaler.*:Precision.*'
 
 echo "gpu-check: bench, shape (b)" >&2
 shape=(--hidden 512 --layers 8 --heads 8 --vocab 8192 --seq 256 --batch 4 --steps 10 --warmup 3)
