@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference of HF LlamaForCausalLM for ptune's parity tests and benchmark.
+"""PyTorch reference of HF LlamaForCausalLM for ptune's parity tests and scripts/bench_ref.py.
 
 Written from the HF LLaMA definition (modeling_llama.py / modeling_rope_utils.py) as plain
 nn.Modules: rotate_half RoPE, GQA through repeat_kv, eager attention with an additive
@@ -7,12 +7,10 @@ finfo.min causal mask and fp32 softmax, RMSNorm in fp32. Prefix K/V follow PEFT 
 tuning: they act as past_key_values, are not rotated, and shift the real tokens' positions.
 
   llama_ref.py CONFIG.json IN.pt OUT.pt   logits, mean CE loss (ignore -100), gradients
-  llama_ref.py bench CONFIG.json          ms per AdamW training step
 """
 import json
 import math
 import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -188,39 +186,5 @@ def parity(cfg_path, in_path, out_path):
     torch.save(out, out_path)
 
 
-def bench(cfg_path):
-    cfg = json.load(open(cfg_path))
-    torch.set_num_threads(cfg.get("threads", 2))
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    b, t, v = cfg["batch"], cfg["seq"], cfg["vocab_size"]
-    ids = torch.randint(v, (b, t))
-    targets = torch.randint(v, (b, t))
-    times = []  # (forward, backward, optimizer) seconds per step
-    cpu = []  # process CPU seconds per step: less sensitive to other load on the machine
-    for step in range(cfg.get("warmup", 2) + cfg.get("steps", 5)):
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        logits = model(ids)
-        loss = F.cross_entropy(logits.reshape(-1, v), targets.reshape(-1), ignore_index=-100)
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        times.append((t1 - t0, t2 - t1, time.perf_counter() - t2))
-        cpu.append(time.process_time() - c0)
-    steady = sorted(times[cfg.get("warmup", 2):], key=sum)
-    fwd, bwd, step = steady[0]  # best step: the machine is shared, noise only adds
-    print(json.dumps({"ms_per_step": 1000 * (fwd + bwd + step), "forward_ms": 1000 * fwd,
-                      "backward_ms": 1000 * bwd, "optimizer_ms": 1000 * step,
-                      "cpu_ms_per_step": 1000 * min(cpu[cfg.get("warmup", 2):]),
-                      "loss": loss.item()}))
-
-
 if __name__ == "__main__":
-    if sys.argv[1] == "bench":
-        bench(sys.argv[2])
-    else:
-        parity(sys.argv[1], sys.argv[2], sys.argv[3])
+    parity(sys.argv[1], sys.argv[2], sys.argv[3])
