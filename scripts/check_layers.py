@@ -3,8 +3,8 @@
 
 A file in one layer may include headers of its own folder and of lower layers only:
 
-  core  <-  config  <-  io, data  <-  ops  <-  model  <-  peft, mtp  <-  precision, eval,
-  generate  <-  train  <-  apps
+  core  <-  config  <-  io, data  <-  ops  <-  model  <-  peft, mtp  <-  load  <-  precision,
+  eval, generate  <-  train  <-  apps
 
 Folders on one line of the same layer do not include each other. Prints each offending
 include as FILE:LINE and exits 1; exits 0 when there is none.
@@ -20,6 +20,7 @@ LAYERS = [
     ["ops"],
     ["model"],
     ["peft", "mtp"],
+    ["load"],
     ["precision", "eval", "generate"],
     ["train"],
     ["apps"],

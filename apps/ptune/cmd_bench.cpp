@@ -31,13 +31,11 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--steps", o->steps, "timed steps")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str();
   cmd->add_option("--threads", o->threads, "0 = all cores")->capture_default_str();
-  cmd->add_option("--method", o->method.type, "full | lora")->capture_default_str();
+  add_choice<MethodType>(cmd, "--method", o->method.type, "fine-tuning method (default full)");
   cmd->add_option("--lora-r", o->method.lora.r)->capture_default_str();
-  cmd->add_option("--dtype", o->precision.dtype,
-                  "compute dtype: auto | fp32 | bf16 | fp16 (fp16 with loss scaling; auto: bf16 "
-                  "where native)")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}))
-      ->capture_default_str();
+  add_choice<DType>(cmd, "--dtype", o->precision.dtype,
+                    "compute dtype, default fp32 (fp16 with loss scaling; auto: bf16 where native)",
+                    {"auto"}, [o](const std::string&) { o->precision.dtype_was_auto = true; });
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
   cmd->add_option("--profile", o->profile,
                   "write a Chrome trace (chrome://tracing) of the timed steps to FILE");
@@ -49,7 +47,7 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
     if (a.num_key_value_heads <= 0) a.num_key_value_heads = a.num_attention_heads;
     if (a.intermediate_size <= 0) a.intermediate_size = (a.hidden_size * 8 / 3 + 63) / 64 * 64;
     a.max_position_embeddings = std::max<int64_t>(a.max_position_embeddings, o->seq_len);
-    if (o->precision.dtype == "auto") o->precision.dtype = auto_compute_dtype(o->device);
+    if (o->precision.dtype_was_auto) o->precision.dtype = auto_compute_dtype(o->device);
     const CpuInfo& cpu = cpu_info();
     BenchResult r = run_bench(*o);
     std::cout << metric_json({{"impl", std::string("ptune")},
@@ -59,8 +57,8 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
                               {"vocab", a.vocab_size},
                               {"seq", o->seq_len},
                               {"batch", o->batch_size},
-                              {"method", o->method.type},
-                              {"dtype", o->precision.dtype},
+                              {"method", std::string(name_of(o->method.type))},
+                              {"dtype", std::string(name_of(o->precision.dtype))},
                               {"device", o->device},
                               {"autocast", static_cast<int64_t>(o->autocast)},
                               {"params", r.params},

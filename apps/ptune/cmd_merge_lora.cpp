@@ -16,8 +16,7 @@ void add_merge_lora(CLI::App& app, const GlobalOptions& g) {
                   "adapter dir (adapter_config.json + adapter_model.safetensors)")
       ->required();
   cmd->add_option("--out", o->out, "output checkpoint dir (written atomically)")->required();
-  cmd->add_option("--dtype", o->dtype, "fp32 | fp16 | bf16 (default: the base's dtype)")
-      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
+  add_choice<DType>(cmd, "--dtype", o->dtype, "dtype of the merged weights (default: the base's)");
   cmd->callback([o, &g] {
     start(g);
     merge_lora(*o);

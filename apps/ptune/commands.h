@@ -4,9 +4,45 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "ptune/core/choice.h"
 
 namespace ptune::cli {
+
+// The non-empty names of E's table (core/choice.h), for CLI11's IsMember check.
+template <class E>
+std::vector<std::string> choice_list() {
+  std::vector<std::string> names;
+  for (const auto& c : choices(E{}))
+    if (*c.name) names.push_back(c.name);
+  return names;
+}
+
+// An option whose value is a name from E's table, parsed into `out` (which must outlive the
+// parse); `extra` names accepted besides the table's (e.g. "auto"), left to `on_extra`.
+template <class E, class Out>
+CLI::Option* add_choice(CLI::App* cmd, const std::string& flag, Out& out, const std::string& help,
+                        std::vector<std::string> extra = {},
+                        std::function<void(const std::string&)> on_extra = {}) {
+  std::vector<std::string> names = extra;
+  for (const auto& n : choice_list<E>()) names.push_back(n);
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : " | ") + n;
+  return cmd
+      ->add_option_function<std::string>(
+          flag,
+          [&out, extra, on_extra](const std::string& s) {
+            if (std::find(extra.begin(), extra.end(), s) != extra.end())
+              on_extra(s);
+            else
+              out = *parse_choice<E>(s);
+          },
+          help + ": " + list)
+      ->check(CLI::IsMember(names));
+}
 
 struct GlobalOptions {
   std::string log_level = "info";

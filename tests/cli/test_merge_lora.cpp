@@ -34,7 +34,7 @@ void make_base_and_adapter(const std::string& base, const std::string& adapter,
   Transformer m0(c);
   save_checkpoint_dir(base, c, model_state(*m0), tiny_assets() + "/tok.model");
   MethodConfig mc;
-  mc.type = "lora";
+  mc.type = MethodType::kLora;
   mc.lora.r = 4;
   mc.lora.targets = std::move(targets);
   auto method = make_method(mc, c);

@@ -31,9 +31,9 @@ nlohmann::json to_json(const ModelConfig& c) {
                       {"rms_norm_eps", c.rms_norm_eps},
                       {"tie_word_embeddings", c.tie_word_embeddings}};
   if (c.pad_token_id >= 0) j["pad_token_id"] = c.pad_token_id;
-  if (c.rope_scaling.type != "default")
+  if (c.rope_scaling.type != RopeType::kDefault)
     j["rope_scaling"] = {
-        {"rope_type", c.rope_scaling.type},
+        {"rope_type", name_of(c.rope_scaling.type)},
         {"factor", c.rope_scaling.factor},
         {"low_freq_factor", c.rope_scaling.low_freq_factor},
         {"high_freq_factor", c.rope_scaling.high_freq_factor},
@@ -147,7 +147,7 @@ TEST(Parity, PositionOffset) {
 TEST(Parity, Llama3RopeScaling) {
   ModelConfig c = tiny_config();
   c.rope_theta = 500000.0;
-  c.rope_scaling.type = "llama3";
+  c.rope_scaling.type = RopeType::kLlama3;
   c.rope_scaling.factor = 8.0;
   c.rope_scaling.low_freq_factor = 1.0;
   c.rope_scaling.high_freq_factor = 4.0;
@@ -157,7 +157,7 @@ TEST(Parity, Llama3RopeScaling) {
 
 TEST(Parity, LinearRopeScaling) {
   ModelConfig c = tiny_config();
-  c.rope_scaling.type = "linear";
+  c.rope_scaling.type = RopeType::kLinear;
   c.rope_scaling.factor = 2.0;
   check_parity(c, 3);
 }

@@ -72,14 +72,14 @@ struct PeftRun {
 TEST(PeftParity, LoraAdapterByPeftFormulasMatchesMergedCheckpoint) {
   for (bool rslora : {false, true}) {
     MethodConfig mc;
-    mc.type = "lora";
+    mc.type = MethodType::kLora;
     mc.lora.r = 4;
     mc.lora.alpha = 16;
     mc.lora.rslora = rslora;
     mc.lora.targets = {"all-linear"};
     PeftRun s(mc);
     auto ref = s.reference().at("logits").toTensor();
-    MergeLoraOptions o{s.dir / "base", s.dir / "adapter", s.dir / "merged", ""};
+    MergeLoraOptions o{s.dir / "base", s.dir / "adapter", s.dir / "merged", std::nullopt};
     merge_lora(o);
     Transformer merged = load_pretrained(s.dir / "merged");
     torch::NoGradGuard g;
@@ -90,7 +90,7 @@ TEST(PeftParity, LoraAdapterByPeftFormulasMatchesMergedCheckpoint) {
 
 TEST(PeftParity, PrefixTuningMatchesPeftPastKeyValues) {
   MethodConfig mc;
-  mc.type = "prefix";
+  mc.type = MethodType::kPrefix;
   mc.prefix.virtual_tokens = 4;
   mc.prefix.projection = true;
   mc.prefix.projection_hidden = 20;

@@ -100,7 +100,7 @@ TEST(MtpTrain, SpeculativeGreedyEqualsPlainGreedyOnTrainedModel) {
                {"train.eval_every=0", "train.save_every=0"});
     Transformer model = load_pretrained(out + "/final");
     auto [cfg, heads] = load_mtp_heads(out + "/final", model);
-    EXPECT_EQ(cfg.style, style);
+    EXPECT_EQ(name_of(cfg.style), style);
     GenerateOptions o;
     o.max_new_tokens = 24;
     o.eos_id = tok.eos_id();

@@ -46,7 +46,7 @@ TEST(Cpu, FlagsMatchTheKernelsView) {
 }
 
 TEST(Cpu, AutoDtypeIsBf16ExactlyWhereItIsNative) {
-  const std::string want = cpu_info().native_bf16() ? "bf16" : "fp32";
+  const DType want = cpu_info().native_bf16() ? DType::kBf16 : DType::kFp32;
   EXPECT_EQ(auto_compute_dtype("cpu"), want);
   const std::string yaml =
       "model: {path: out/base/final}\ntokenizer: {path: tok.model}\n"

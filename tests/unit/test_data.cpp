@@ -55,7 +55,7 @@ class DataTest : public ::testing::Test {
   static DataSource source(const std::string& path, const std::string& format) {
     DataSource s;
     s.path = path;
-    s.format = format;
+    s.format = *parse_choice<DataFormat>(format);
     return s;
   }
   static TempDir* dir_;

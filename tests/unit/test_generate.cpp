@@ -118,7 +118,7 @@ TEST(Sampling, TopKTopPAndSeeds) {
 // Greedy speculative decoding equals plain greedy for any heads (here untrained, so most
 // drafts are rejected and the cache is rolled back often).
 TEST(Speculative, GreedyOutputEqualsPlainGreedyWithAnyHeads) {
-  for (const std::string style : {"parallel", "sequential"}) {
+  for (const MtpStyle style : {MtpStyle::kParallel, MtpStyle::kSequential}) {
     torch::manual_seed(2);
     Transformer model(tiny_config());
     MtpConfig m;
@@ -131,7 +131,7 @@ TEST(Speculative, GreedyOutputEqualsPlainGreedyWithAnyHeads) {
          {std::vector<int64_t>{1}, std::vector<int64_t>{1, 7, 7, 30, 4}}) {
       GenerateResult plain = generate(model, prompt, o);
       GenerateResult spec = generate_speculative(model, *heads, prompt, o);
-      EXPECT_EQ(spec.tokens, plain.tokens) << style;
+      EXPECT_EQ(spec.tokens, plain.tokens) << name_of(style);
       EXPECT_EQ(spec.stats.drafted, 3 * spec.stats.rounds);
       EXPECT_EQ(spec.stats.forward_passes, spec.stats.rounds + 1);
     }

@@ -26,7 +26,7 @@ TEST(HfConfig, RoundTripsThroughConfigJson) {
   c.num_key_value_heads = 4;
   c.max_position_embeddings = 512;
   c.rope_theta = 500000;
-  c.rope_scaling = {"llama3", 32.0, 1.0, 4.0, 8192};
+  c.rope_scaling = {RopeType::kLlama3, 32.0, 1.0, 4.0, 8192};
   c.rms_norm_eps = 1e-5;
   c.tie_word_embeddings = true;
   c.bos_token_id = 3;
@@ -58,7 +58,7 @@ TEST(HfConfig, RoundTripsThroughConfigJson) {
   EXPECT_EQ(r.resolved_head_dim(), 32);
   EXPECT_EQ(r.max_position_embeddings, 512);
   EXPECT_EQ(r.rope_theta, 500000);
-  EXPECT_EQ(r.rope_scaling.type, "llama3");
+  EXPECT_EQ(r.rope_scaling.type, RopeType::kLlama3);
   EXPECT_EQ(r.rope_scaling.factor, 32.0);
   EXPECT_EQ(r.rope_scaling.original_max_position_embeddings, 8192);
   EXPECT_EQ(r.rms_norm_eps, 1e-5);
@@ -83,7 +83,7 @@ TEST(HfConfig, ReadsOldRopeScalingFormAndEosList) {
                        "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
       "eos_token_id": [128001, 128008, 128009], "bos_token_id": 128000, "torch_dtype": "bfloat16"})");
   EXPECT_EQ(c.rope_theta, 500000.0);
-  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_EQ(c.rope_scaling.type, RopeType::kLlama3);
   EXPECT_EQ(c.rope_scaling.factor, 32.0);
   EXPECT_EQ(c.rope_scaling.high_freq_factor, 4.0);
   EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 8192);
@@ -93,7 +93,7 @@ TEST(HfConfig, ReadsOldRopeScalingFormAndEosList) {
 
   ModelConfig linear = from_text(std::string("{") + kDims +
                                  R"(, "rope_scaling": {"type": "linear", "factor": 4.0}})");
-  EXPECT_EQ(linear.rope_scaling.type, "linear");
+  EXPECT_EQ(linear.rope_scaling.type, RopeType::kLinear);
   EXPECT_EQ(linear.rope_scaling.factor, 4.0);
   EXPECT_EQ(linear.rope_theta, 10000.0);
 }
@@ -104,14 +104,14 @@ TEST(HfConfig, ReadsTransformers5RopeParameters) {
       "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
       "original_max_position_embeddings": 8192}, "dtype": "float16"})");
   EXPECT_EQ(c.rope_theta, 500000.0);
-  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_EQ(c.rope_scaling.type, RopeType::kLlama3);
   EXPECT_EQ(c.rope_scaling.factor, 8.0);
   EXPECT_EQ(c.torch_dtype, "float16");
 
   ModelConfig plain =
       from_text(std::string("{") + kDims +
                 R"(, "rope_parameters": {"rope_type": "default", "rope_theta": 1000.0}})");
-  EXPECT_EQ(plain.rope_scaling.type, "default");
+  EXPECT_EQ(plain.rope_scaling.type, RopeType::kDefault);
   EXPECT_EQ(plain.rope_theta, 1000.0);
 }
 
@@ -123,7 +123,7 @@ TEST(HfConfig, MissingOptionalFieldsTakeHfDefaults) {
   EXPECT_EQ(c.max_position_embeddings, 2048);
   EXPECT_EQ(c.rms_norm_eps, 1e-6);
   EXPECT_EQ(c.rope_theta, 10000.0);
-  EXPECT_EQ(c.rope_scaling.type, "default");
+  EXPECT_EQ(c.rope_scaling.type, RopeType::kDefault);
   EXPECT_FALSE(c.tie_word_embeddings);
   EXPECT_EQ(c.bos_token_id, 1);
   EXPECT_EQ(c.eos_token_id, 2);

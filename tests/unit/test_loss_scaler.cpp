@@ -207,11 +207,11 @@ TEST(LossScaler, StateRoundTripAndBadState) {
 
 TEST(Precision, PolicyAndTrainableMustBeFp32) {
   PrecisionConfig p;
-  p.dtype = "bf16";
+  p.dtype = DType::kBf16;
   EXPECT_EQ(make_precision_policy(p).compute, torch::kBFloat16);
   EXPECT_FALSE(make_precision_policy(p).loss_scaling);
   EXPECT_EQ(make_loss_scaler(p), nullptr);
-  p.dtype = "fp16";
+  p.dtype = DType::kFp16;
   EXPECT_TRUE(make_precision_policy(p).loss_scaling);
   EXPECT_NE(make_loss_scaler(p), nullptr);
   ModelConfig c;

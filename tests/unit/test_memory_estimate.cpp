@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "io_test_helpers.h"
+#include "ptune/load/memory_estimate.h"
 #include "ptune/mtp/loss.h"
 #include "ptune/peft/method.h"
-#include "ptune/train/memory_estimate.h"
 #include "tiny_run.h"
 
 namespace ptune {
@@ -31,7 +31,7 @@ TEST(MemoryEstimate, ParameterCountsMatchTheBuiltModels) {
   std::vector<std::pair<std::string, MethodConfig>> methods;
   methods.emplace_back("full", MethodConfig{});
   MethodConfig lora;
-  lora.type = "lora";
+  lora.type = MethodType::kLora;
   lora.lora.r = 4;
   lora.lora.targets = {"all-linear"};
   lora.lora.layers = {1, 7};  // 7 is past the model's 2 layers: wraps nothing
@@ -42,11 +42,11 @@ TEST(MemoryEstimate, ParameterCountsMatchTheBuiltModels) {
   lora.lora.modules_to_save.clear();
   methods.emplace_back("lora q, down", lora);
   MethodConfig adapter;
-  adapter.type = "adapter";
+  adapter.type = MethodType::kAdapter;
   adapter.adapter.bottleneck = 8;
   methods.emplace_back("adapter", adapter);
   MethodConfig prefix;
-  prefix.type = "prefix";
+  prefix.type = MethodType::kPrefix;
   prefix.prefix.virtual_tokens = 5;
   prefix.prefix.projection_hidden = 24;
   methods.emplace_back("prefix projected", prefix);
@@ -54,7 +54,7 @@ TEST(MemoryEstimate, ParameterCountsMatchTheBuiltModels) {
   methods.emplace_back("prefix", prefix);
 
   std::vector<MtpConfig> mtps(1);
-  for (const char* style : {"parallel", "sequential"})
+  for (const MtpStyle style : {MtpStyle::kParallel, MtpStyle::kSequential})
     for (bool train_base : {true, false}) {
       MtpConfig m;
       m.style = style;
@@ -64,7 +64,7 @@ TEST(MemoryEstimate, ParameterCountsMatchTheBuiltModels) {
     }
   for (const auto& [name, m] : methods)
     for (const MtpConfig& mtp : mtps) {
-      SCOPED_TRACE(name + ", mtp " + mtp.style + (mtp.train_base ? "" : " (frozen base)"));
+      SCOPED_TRACE(name + ", mtp " + name_of(mtp.style) + (mtp.train_base ? "" : " (frozen base)"));
       const ParamCount expected = built(c, m, mtp), got = count_training_params(c, m, mtp);
       EXPECT_EQ(got.total, expected.total);
       EXPECT_EQ(got.trainable, expected.trainable);
@@ -75,7 +75,7 @@ TEST(MemoryEstimate, TermsFollowTheFormula) {
   const ModelConfig c =
       test::tiny_model_config(64);  // d 32, I 48, 4 heads of 8, 2 kv heads, 2 layers
   const double N = parameter_count(c), rope = 8.0 * 64 * 8;
-  const MemoryNeeds full = training_memory(c, MethodConfig{}, MtpConfig{}, 2, 16, 3, "fp32");
+  const MemoryNeeds full = training_memory(c, MethodConfig{}, MtpConfig{}, 2, 16, 3, DType::kFp32);
   EXPECT_EQ(full.weights, 4 * N + rope);
   EXPECT_EQ(full.optimizer, 12 * N);
   const double tokens = 2 * 16,
@@ -83,7 +83,7 @@ TEST(MemoryEstimate, TermsFollowTheFormula) {
   EXPECT_EQ(full.activations, 2 * per_layer + 8 * tokens * 64);
   EXPECT_EQ(full.data, 16 * tokens * 3);
   // bf16 halves the activations kept per layer, not the fp32 logits.
-  const MemoryNeeds bf16 = training_memory(c, MethodConfig{}, MtpConfig{}, 2, 16, 3, "bf16");
+  const MemoryNeeds bf16 = training_memory(c, MethodConfig{}, MtpConfig{}, 2, 16, 3, DType::kBf16);
   EXPECT_EQ(bf16.activations, per_layer + 8 * tokens * 64);
 
   const MemoryNeeds gen = inference_memory(c, 1, 1, 100);

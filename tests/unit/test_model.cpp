@@ -48,7 +48,7 @@ TEST(Rope, ScoreDependsOnlyOnRelativePosition) {
 
 TEST(Rope, RejectsUnsupportedScaling) {
   ModelConfig c = tiny_config();
-  c.rope_scaling.type = "yarn";
+  c.rope_scaling.type = RopeType::kYarn;
   try {
     Transformer m(c);
     FAIL() << "expected an error";
@@ -63,7 +63,7 @@ TEST(Rope, RejectsUnsupportedScaling) {
 TEST(Rope, LinearScalingDividesPositions) {
   ModelConfig c = tiny_config();
   auto [cos1, sin1] = rope_tables(c, 32);
-  c.rope_scaling.type = "linear";
+  c.rope_scaling.type = RopeType::kLinear;
   c.rope_scaling.factor = 4.0;
   auto [cos4, sin4] = rope_tables(c, 32);
   // Position 8 scaled by 4 is position 2 unscaled.

@@ -24,7 +24,7 @@ ModelConfig tiny_config(int64_t vocab = 16) {
 
 MtpConfig mtp(const std::string& style, int64_t heads = 3, double lambda = 0.3, bool base = true) {
   MtpConfig m;
-  m.style = style;
+  m.style = *parse_choice<MtpStyle>(style);
   m.heads = heads;
   m.loss_weight = lambda;
   m.train_base = base;
@@ -261,7 +261,7 @@ TEST(MtpHeads, SaveLoadRoundTrip) {
     save_mtp_heads(t.path(), c, *heads);
     EXPECT_TRUE(has_mtp_heads(t.path()));
     auto [c2, loaded] = load_mtp_heads(t.path(), model);
-    EXPECT_EQ(c2.style, style);
+    EXPECT_EQ(name_of(c2.style), style);
     EXPECT_EQ(c2.heads, 2);
     EXPECT_EQ(c2.loss_weight, 0.25);
     EXPECT_EQ(c2.head_decay, 0.5);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "io_test_helpers.h"
+#include "ptune/core/context.h"
 #include "ptune/train/fused_adamw.h"
 #include "ptune/train/optimizer.h"
 #include "ptune/train/train_state.h"
@@ -87,7 +88,7 @@ TEST(FusedAdamW, MatchesLibTorchAdamWWithClipping) {
     EXPECT_LE((fused[i] - copy[i]).abs().max().item<double>(), 1e-6) << "after reload, param " << i;
 }
 
-// The training state round-trips (step, data position, moments); an archive written by a
+// The training state round-trips (step, data position, moments, RNG); an archive written by a
 // LibTorch on the other side of 2.2's change of optimizer-state keys is refused by name.
 TEST(TrainState, RoundTripsAndRefusesAnArchiveAcrossTheKeyChange) {
   test::TempDir dir;
@@ -101,6 +102,9 @@ TEST(TrainState, RoundTripsAndRefusesAnArchiveAcrossTheKeyChange) {
   s.data.epoch = 1;
   s.data.cursor = 42;
   s.extra = {65536.0, 3.0};
+  RunContext ctx = RunContext::start(1, "cpu", 11);
+  s.rng = ctx.rng_state();
+  const auto draw = torch::rand({5});  // what the saved stream gives next
   const std::string path = dir / "training_state.pt";
   save_train_state(path, s, opt);
 
@@ -110,6 +114,8 @@ TEST(TrainState, RoundTripsAndRefusesAnArchiveAcrossTheKeyChange) {
   EXPECT_EQ(back.step, 7);
   EXPECT_EQ(back.data.cursor, 42);
   EXPECT_EQ(back.extra, s.extra);
+  ctx.set_rng_state(back.rng);
+  EXPECT_TRUE(torch::rand({5}).equal(draw));  // the RNG continues where it was saved
   w.mutable_grad() = torch::ones({4, 3});
   w2.mutable_grad() = torch::ones({4, 3});
   opt.step();

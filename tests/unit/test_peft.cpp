@@ -64,7 +64,7 @@ void randomize_trainable(Method& method, Transformer& m) {
 
 MethodConfig lora_cfg(std::vector<std::string> targets = {"all-linear"}) {
   MethodConfig mc;
-  mc.type = "lora";
+  mc.type = MethodType::kLora;
   mc.lora.r = 4;
   mc.lora.alpha = 8;
   mc.lora.targets = std::move(targets);
@@ -84,9 +84,9 @@ TEST_F(Peft, FreshMethodsGiveTheBaseLogitsExactly) {
   Transformer plain = build(full, base());
   const auto ref = logits(plain, full);
   MethodConfig adapter;
-  adapter.type = "adapter";
+  adapter.type = MethodType::kAdapter;
   MethodConfig prefix;
-  prefix.type = "prefix";
+  prefix.type = MethodType::kPrefix;
   prefix.prefix.virtual_tokens = 0;
   for (const MethodConfig& mc : {lora_cfg(), adapter, prefix}) {
     auto method = make_method(mc, c);
@@ -158,7 +158,7 @@ TEST_F(Peft, MergedAndUnmergedLoraGiveTheSameLogits) {
 
 TEST_F(Peft, LoraBaseCanBeStoredInBf16) {
   MethodConfig mc = lora_cfg({"q_proj"});
-  mc.lora.base_dtype = "bf16";
+  mc.lora.base_dtype = DType::kBf16;
   auto method = make_method(mc, c);
   Transformer m = build(*method, base());
   auto params = m->named_parameters();
@@ -220,7 +220,7 @@ TEST_F(Peft, LoraExportHasPeftKeysShapesAndConfig) {
 
 TEST_F(Peft, PrefixExportIsPeftPromptEmbeddings) {
   MethodConfig mc;
-  mc.type = "prefix";
+  mc.type = MethodType::kPrefix;
   mc.prefix.virtual_tokens = 5;
   mc.prefix.projection_hidden = 24;
   auto method = make_method(mc, c);
@@ -253,7 +253,7 @@ TEST_F(Peft, PrefixExportIsPeftPromptEmbeddings) {
 
 TEST_F(Peft, AdapterExportRoundTrips) {
   MethodConfig mc;
-  mc.type = "adapter";
+  mc.type = MethodType::kAdapter;
   mc.adapter.bottleneck = 8;
   mc.adapter.placement = {"mlp"};
   auto method = make_method(mc, c);
@@ -272,11 +272,11 @@ TEST_F(Peft, AdapterExportRoundTrips) {
 TEST(PeftExport, MergingAdapterOrPrefixIsARecipeError) {
   ModelConfig c = tiny_config();
   MethodConfig mc;
-  mc.type = "adapter";
+  mc.type = MethodType::kAdapter;
   auto adapter = make_method(mc, c);
-  EXPECT_EQ(resolve_export(*adapter, ""), "adapter");
+  EXPECT_EQ(resolve_export(*adapter, ExportMode::kByMethod), ExportMode::kAdapter);
   try {
-    resolve_export(*adapter, "both");
+    resolve_export(*adapter, ExportMode::kBoth);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.exit_code(), 2);
@@ -284,13 +284,13 @@ TEST(PeftExport, MergingAdapterOrPrefixIsARecipeError) {
                  "output.export: 'both' needs merged weights, but method 'adapter' cannot be "
                  "folded into LLaMA weights (it adds layers to each block); use export: adapter");
   }
-  mc.type = "prefix";
-  EXPECT_THROW(resolve_export(*make_method(mc, c), "merged"), Error);
-  mc.type = "lora";
-  EXPECT_EQ(resolve_export(*make_method(mc, c), "both"), "both");
+  mc.type = MethodType::kPrefix;
+  EXPECT_THROW(resolve_export(*make_method(mc, c), ExportMode::kMerged), Error);
+  mc.type = MethodType::kLora;
+  EXPECT_EQ(resolve_export(*make_method(mc, c), ExportMode::kBoth), ExportMode::kBoth);
   FullMethod full;
-  EXPECT_EQ(resolve_export(full, ""), "merged");
-  EXPECT_THROW(resolve_export(full, "adapter"), Error);
+  EXPECT_EQ(resolve_export(full, ExportMode::kByMethod), ExportMode::kMerged);
+  EXPECT_THROW(resolve_export(full, ExportMode::kAdapter), Error);
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ output: {dir: out/run2, export: both, dtype: bf16}
   EXPECT_EQ(a.bos_token_id, 0);
   EXPECT_EQ(a.eos_token_id, 3);
   EXPECT_EQ(a.pad_token_id, 5);
-  EXPECT_EQ(a.rope_scaling.type, "llama3");
+  EXPECT_EQ(a.rope_scaling.type, RopeType::kLlama3);
   EXPECT_EQ(a.rope_scaling.factor, 8.0);
   EXPECT_EQ(a.rope_scaling.low_freq_factor, 1.5);
   EXPECT_EQ(a.rope_scaling.high_freq_factor, 4.5);
@@ -91,16 +91,16 @@ output: {dir: out/run2, export: both, dtype: bf16}
   EXPECT_EQ(r.tokenizer.vocab_size, 2048);
   EXPECT_EQ(r.tokenizer.train_from, "data/corpus.txt");
   EXPECT_EQ(r.data.train.path, "data/x.jsonl");
-  EXPECT_EQ(r.data.train.format, "instruct");
+  EXPECT_EQ(r.data.train.format, DataFormat::kInstruct);
   EXPECT_EQ(r.data.train.prompt_field, "q");
   EXPECT_EQ(r.data.train.response_field, "a");
   EXPECT_EQ(r.data.train.template_, "Q: {prompt}\nA: ");
   EXPECT_EQ(r.data.eval.path, "data/y.txt");
-  EXPECT_EQ(r.data.eval.format, "tokens");
+  EXPECT_EQ(r.data.eval.format, DataFormat::kTokens);
   EXPECT_EQ(r.data.seq_len, 128);
   EXPECT_FALSE(r.data.add_bos);
   EXPECT_FALSE(r.data.shuffle);
-  EXPECT_EQ(r.method.type, "lora");
+  EXPECT_EQ(r.method.type, MethodType::kLora);
   EXPECT_EQ(r.method.lora.r, 4);
   EXPECT_EQ(r.method.lora.alpha, 8.0);
   EXPECT_EQ(r.method.lora.dropout, 0.1);
@@ -116,12 +116,12 @@ output: {dir: out/run2, export: both, dtype: bf16}
   EXPECT_EQ(r.method.prefix.virtual_tokens, 8);
   EXPECT_FALSE(r.method.prefix.projection);
   EXPECT_EQ(r.method.prefix.projection_hidden, 128);
-  EXPECT_EQ(r.mtp.style, "parallel");
+  EXPECT_EQ(r.mtp.style, MtpStyle::kParallel);
   EXPECT_EQ(r.mtp.heads, 2);
   EXPECT_EQ(r.mtp.loss_weight, 0.5);
   EXPECT_EQ(r.mtp.head_decay, 0.9);
   EXPECT_FALSE(r.mtp.train_base);
-  EXPECT_EQ(r.precision.dtype, "bf16");
+  EXPECT_EQ(r.precision.dtype, DType::kBf16);
   const LossScaleConfig& ls = r.precision.loss_scale;
   EXPECT_FALSE(ls.dynamic);
   EXPECT_EQ(ls.init, 1024.0);
@@ -138,7 +138,7 @@ output: {dir: out/run2, export: both, dtype: bf16}
   EXPECT_EQ(r.optim.eps, 1e-6);
   EXPECT_EQ(r.optim.grad_clip, 0.5);
   EXPECT_TRUE(r.optim.decay_norms_and_embeddings);
-  EXPECT_EQ(r.schedule.kind, "linear");
+  EXPECT_EQ(r.schedule.kind, ScheduleKind::kLinear);
   EXPECT_EQ(r.schedule.warmup_steps, 5);
   EXPECT_EQ(r.schedule.min_lr_ratio, 0.0);
   EXPECT_EQ(r.train.steps, 30);
@@ -153,8 +153,8 @@ output: {dir: out/run2, export: both, dtype: bf16}
   EXPECT_EQ(r.train.threads, 1);
   EXPECT_EQ(r.train.device, "auto");
   EXPECT_EQ(r.output.dir, "out/run2");
-  EXPECT_EQ(r.output.export_, "both");
-  EXPECT_EQ(r.output.dtype, "bf16");
+  EXPECT_EQ(r.output.export_, ExportMode::kBoth);
+  EXPECT_EQ(r.output.dtype, DType::kBf16);
 
   // The resolved YAML reads back to the same recipe, and writes out identically again.
   std::string dumped = recipe_to_yaml(r);
@@ -174,22 +174,22 @@ TEST(Recipe, MissingKeysKeepDefaults) {
   EXPECT_EQ(r.model.arch.vocab_size, 0);  // recipe default: from the tokenizer
   EXPECT_EQ(r.tokenizer.vocab_size, d.tokenizer.vocab_size);
   EXPECT_EQ(r.tokenizer.train_from, "");
-  EXPECT_EQ(r.data.train.format, "text");
+  EXPECT_EQ(r.data.train.format, DataFormat::kText);
   EXPECT_EQ(r.data.eval.path, "");
   EXPECT_EQ(r.data.seq_len, 256);
-  EXPECT_EQ(r.method.type, "full");
+  EXPECT_EQ(r.method.type, MethodType::kFull);
   EXPECT_EQ(r.method.lora.targets, d.method.lora.targets);
   EXPECT_EQ(r.method.adapter.placement, d.method.adapter.placement);
-  EXPECT_EQ(r.mtp.style, "none");
+  EXPECT_EQ(r.mtp.style, MtpStyle::kNone);
   EXPECT_EQ(r.precision.loss_scale.max_scale, 16777216.0);
   EXPECT_EQ(r.optim.lr, 3e-4);
   EXPECT_EQ(r.optim.beta1, 0.9);
   EXPECT_EQ(r.optim.beta2, 0.95);
-  EXPECT_EQ(r.schedule.kind, "cosine");
+  EXPECT_EQ(r.schedule.kind, ScheduleKind::kCosine);
   EXPECT_EQ(r.train.steps, 200);
   EXPECT_EQ(r.train.device, "cpu");
   EXPECT_EQ(r.output.dir, "out/run");
-  EXPECT_EQ(r.output.export_, "");
+  EXPECT_EQ(r.output.export_, ExportMode::kByMethod);
 
   // Arch with vocab_size left out: from the tokenizer later, and not a problem.
   Recipe s = load_recipe_text(
@@ -254,8 +254,8 @@ TEST(Recipe, OutOfRangeAndEnumValues) {
       "  precision.loss_scale.backoff_factor: must be in (0, 1), got 1 (r.yaml:10)\n"
       "  precision.loss_scale.init: must be between min_scale (1) and max_scale (16777216), "
       "got 0.5 (r.yaml:10)\n"
-      "  output.dir: required: the run's output directory (r.yaml:11)\n"
-      "  output.export: expected one of merged, adapter, both (or empty), got 'lora' (r.yaml:11)");
+      "  output.export: expected one of merged, adapter, both (or empty), got 'lora' (r.yaml:11)\n"
+      "  output.dir: required: the run's output directory (r.yaml:11)");
 }
 
 TEST(Recipe, AllProblemsListedWithTheirLines) {
@@ -380,11 +380,11 @@ TEST(Recipe, OverridesAreAppliedAndValidated) {
        "method.type=lora", "model.arch.hidden_size=64", "output.export="});
   EXPECT_EQ(r.optim.lr, 1e-4);
   EXPECT_EQ(r.optim.beta2, 0.99);
-  EXPECT_EQ(r.method.type, "lora");
+  EXPECT_EQ(r.method.type, MethodType::kLora);
   EXPECT_EQ(r.method.lora.targets, (std::vector<std::string>{"q_proj", "v_proj", "o_proj"}));
   EXPECT_TRUE(r.model.has_arch);  // created by the override
   EXPECT_EQ(r.model.arch.hidden_size, 64);
-  EXPECT_EQ(r.output.export_, "");
+  EXPECT_EQ(r.output.export_, ExportMode::kByMethod);
 
   EXPECT_EQ(
       load_error(kMinimal, {"train.lr=3e-4", "train.steps=abc", "optim.betas=[0.9]",
@@ -408,7 +408,7 @@ TEST(Recipe, RoundTripOfDefaults) {
   EXPECT_EQ(recipe_to_yaml(back), dumped);
   EXPECT_EQ(back.data.train.template_, "{prompt}: ");
   EXPECT_EQ(back.train.seed, 7u);
-  EXPECT_EQ(back.output.export_, "");
+  EXPECT_EQ(back.output.export_, ExportMode::kByMethod);
   EXPECT_EQ(back.optim.eps, 1e-8);
 
   // Strings that YAML would otherwise read as null, numbers, or comments survive the trip.

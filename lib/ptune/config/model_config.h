@@ -6,11 +6,24 @@
 #include <string>
 #include <vector>
 
+#include "ptune/core/choice.h"
+
 namespace ptune {
 
-// RoPE frequency scaling (HF rope_scaling / rope_parameters). type "default" = none.
+// HF rope_scaling "type" / "rope_type". dynamic and yarn are recognised, not implemented.
+enum class RopeType { kDefault, kLinear, kDynamic, kLlama3, kYarn };
+inline constexpr Choice<RopeType> kRopeTypeNames[] = {{RopeType::kDefault, "default"},
+                                                      {RopeType::kLinear, "linear"},
+                                                      {RopeType::kDynamic, "dynamic"},
+                                                      {RopeType::kLlama3, "llama3"},
+                                                      {RopeType::kYarn, "yarn"}};
+constexpr const auto& choices(RopeType) {
+  return kRopeTypeNames;
+}
+
+// RoPE frequency scaling (HF rope_scaling / rope_parameters). type default = none.
 struct RopeScaling {
-  std::string type = "default";                  // default | linear | dynamic | llama3 | yarn
+  RopeType type = RopeType::kDefault;
   double factor = 1.0;                           // e.g. 8.0 (llama3), 4.0 (linear)
   double low_freq_factor = 1.0;                  // llama3 only
   double high_freq_factor = 4.0;                 // llama3 only

@@ -9,12 +9,60 @@
 #include <vector>
 
 #include "ptune/config/model_config.h"
+#include "ptune/core/choice.h"
+#include "ptune/core/dtype.h"
 
 namespace ptune {
 
+// The recipe's choices, each with its one table of names (core/choice.h).
+enum class DataFormat { kText, kInstruct, kTokens };
+inline constexpr Choice<DataFormat> kDataFormatNames[] = {{DataFormat::kText, "text"},
+                                                          {DataFormat::kInstruct, "instruct"},
+                                                          {DataFormat::kTokens, "tokens"}};
+constexpr const auto& choices(DataFormat) {
+  return kDataFormatNames;
+}
+
+enum class MethodType { kFull, kLora, kAdapter, kPrefix };
+inline constexpr Choice<MethodType> kMethodTypeNames[] = {{MethodType::kFull, "full"},
+                                                          {MethodType::kLora, "lora"},
+                                                          {MethodType::kAdapter, "adapter"},
+                                                          {MethodType::kPrefix, "prefix"}};
+constexpr const auto& choices(MethodType) {
+  return kMethodTypeNames;
+}
+
+enum class MtpStyle { kNone, kParallel, kSequential };
+inline constexpr Choice<MtpStyle> kMtpStyleNames[] = {{MtpStyle::kNone, "none"},
+                                                      {MtpStyle::kParallel, "parallel"},
+                                                      {MtpStyle::kSequential, "sequential"}};
+constexpr const auto& choices(MtpStyle) {
+  return kMtpStyleNames;
+}
+
+enum class ScheduleKind { kCosine, kLinear, kConstant };
+inline constexpr Choice<ScheduleKind> kScheduleKindNames[] = {
+    {ScheduleKind::kCosine, "cosine"},
+    {ScheduleKind::kLinear, "linear"},
+    {ScheduleKind::kConstant, "constant"}};
+constexpr const auto& choices(ScheduleKind) {
+  return kScheduleKindNames;
+}
+
+// What a run exports into final/; kByMethod (empty in YAML): adapter for PEFT methods,
+// merged for full.
+enum class ExportMode { kByMethod, kMerged, kAdapter, kBoth };
+inline constexpr Choice<ExportMode> kExportModeNames[] = {{ExportMode::kByMethod, ""},
+                                                          {ExportMode::kMerged, "merged"},
+                                                          {ExportMode::kAdapter, "adapter"},
+                                                          {ExportMode::kBoth, "both"}};
+constexpr const auto& choices(ExportMode) {
+  return kExportModeNames;
+}
+
 struct DataSource {
-  std::string path;             // file or "-" (stdin); empty = none
-  std::string format = "text";  // text | instruct | tokens
+  std::string path;  // file or "-" (stdin); empty = none
+  DataFormat format = DataFormat::kText;
   // instruct only: JSONL field names and the prompt template ({prompt} is replaced).
   std::string prompt_field = "prompt";
   std::string response_field = "response";
@@ -38,7 +86,7 @@ struct LoraConfig {
   std::string init = "kaiming";              // kaiming | gaussian
   std::vector<int64_t> layers;               // empty = all layers
   std::vector<std::string> modules_to_save;  // e.g. {"lm_head"}
-  std::string base_dtype = "fp32";           // fp32 | bf16: storage of the frozen base projections
+  DType base_dtype = DType::kFp32;           // fp32 | bf16: storage of the frozen base projections
 };
 
 struct AdapterConfig {
@@ -55,14 +103,14 @@ struct PrefixConfig {
 };
 
 struct MethodConfig {
-  std::string type = "full";  // full | lora | adapter | prefix
+  MethodType type = MethodType::kFull;
   LoraConfig lora;
   AdapterConfig adapter;
   PrefixConfig prefix;
 };
 
 struct MtpConfig {
-  std::string style = "none";  // none | parallel | sequential
+  MtpStyle style = MtpStyle::kNone;
   int64_t heads = 3;
   double loss_weight = 0.3;
   double head_decay = 0.8;
@@ -84,8 +132,8 @@ struct PrecisionConfig {
   // auto | fp32 | bf16 | fp16. auto: bf16 where the device computes it natively (a CPU with
   // AVX512_BF16 or AMX-BF16; CUDA), else fp32; resolved when the recipe loads. The default
   // stays fp32 so that a recipe without the key trains the same numbers on every machine.
-  std::string dtype = "fp32";
-  bool dtype_was_auto = false;  // dtype was resolved from auto (not a recipe key)
+  DType dtype = DType::kFp32;
+  bool dtype_was_auto = false;  // YAML said auto; dtype is what it resolved to
   LossScaleConfig loss_scale;
 };
 
@@ -99,7 +147,7 @@ struct OptimConfig {
 };
 
 struct ScheduleConfig {
-  std::string kind = "cosine";  // cosine | linear | constant
+  ScheduleKind kind = ScheduleKind::kCosine;
   int64_t warmup_steps = 10;
   double min_lr_ratio = 0.1;
 };
@@ -120,8 +168,8 @@ struct TrainConfig {
 
 struct OutputConfig {
   std::string dir = "out/run";
-  std::string export_ = "";  // YAML key: export. merged | adapter | both; "" = by method
-  std::string dtype = "";    // dtype of exported weights; "" = fp32 / as trained
+  ExportMode export_ = ExportMode::kByMethod;  // YAML key: export
+  std::optional<DType> dtype;                  // of merged weights; none = as trained
 };
 
 struct ModelSource {

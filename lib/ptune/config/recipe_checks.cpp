@@ -73,8 +73,6 @@ void check_model(Checker& c, const Recipe& r) {
     c.add("model.arch." + p.field, msg, p.why);
   }
   const auto& rs = r.model.arch.rope_scaling;
-  c.one_of("model.arch.rope_scaling.type", rs.type,
-           {"default", "linear", "dynamic", "llama3", "yarn"});
   c.above("model.arch.rope_scaling.factor", rs.factor, 0.0);
 }
 
@@ -82,14 +80,11 @@ void check_data(Checker& c, const Recipe& r) {
   c.required("tokenizer.path", r.tokenizer.path, "the SentencePiece .model file");
   c.above<int64_t>("tokenizer.vocab_size", r.tokenizer.vocab_size, 0);
   c.required("data.train.path", r.data.train.path, "the training data file");
-  c.one_of("data.train.format", r.data.train.format, {"text", "instruct", "tokens"});
-  c.one_of("data.eval.format", r.data.eval.format, {"text", "instruct", "tokens"});
   c.above<int64_t>("data.seq_len", r.data.seq_len, 1);
 }
 
 void check_method(Checker& c, const Recipe& r) {
   const auto& m = r.method;
-  c.one_of("method.type", m.type, {"full", "lora", "adapter", "prefix"});
   c.above<int64_t>("method.lora.r", m.lora.r, 0);
   c.above("method.lora.alpha", m.lora.alpha, 0.0);
   c.in_range("method.lora.dropout", m.lora.dropout, 0, 1, false, false);
@@ -97,7 +92,8 @@ void check_method(Checker& c, const Recipe& r) {
       "method.lora.targets", m.lora.targets,
       {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "all-linear"});
   c.one_of("method.lora.init", m.lora.init, {"kaiming", "gaussian"});
-  c.one_of("method.lora.base_dtype", m.lora.base_dtype, {"fp32", "bf16"});
+  if (m.lora.base_dtype == DType::kFp16)
+    c.add("method.lora.base_dtype", "expected one of fp32, bf16, got 'fp16'");
   for (size_t i = 0; i < m.lora.modules_to_save.size(); ++i)
     c.one_of(fmt::format("method.lora.modules_to_save[{}]", i), m.lora.modules_to_save[i],
              {"lm_head", "embed_tokens"});
@@ -110,14 +106,12 @@ void check_method(Checker& c, const Recipe& r) {
   c.at_least<int64_t>("method.prefix.virtual_tokens", m.prefix.virtual_tokens, 0);
   c.above<int64_t>("method.prefix.projection_hidden", m.prefix.projection_hidden, 0);
 
-  c.one_of("mtp.style", r.mtp.style, {"none", "parallel", "sequential"});
   c.above<int64_t>("mtp.heads", r.mtp.heads, 0);
   c.at_least("mtp.loss_weight", r.mtp.loss_weight, 0.0);
   c.in_range("mtp.head_decay", r.mtp.head_decay, 0, 1, true, true);
 }
 
 void check_precision(Checker& c, const Recipe& r) {
-  c.one_of("precision.dtype", r.precision.dtype, {"auto", "fp32", "bf16", "fp16"});
   const auto& ls = r.precision.loss_scale;
   const std::string at = "precision.loss_scale.";
   c.above(at + "init", ls.init, 0.0);
@@ -143,7 +137,6 @@ void check_training(Checker& c, const Recipe& r) {
   c.above("optim.eps", r.optim.eps, 0.0);
   c.at_least("optim.grad_clip", r.optim.grad_clip, 0.0);
 
-  c.one_of("schedule.kind", r.schedule.kind, {"cosine", "linear", "constant"});
   c.at_least<int64_t>("schedule.warmup_steps", r.schedule.warmup_steps, 0);
   c.in_range("schedule.min_lr_ratio", r.schedule.min_lr_ratio, 0, 1, false, true);
 
@@ -160,8 +153,6 @@ void check_training(Checker& c, const Recipe& r) {
   c.one_of("train.device", t.device, {"cpu", "cuda", "auto"});
 
   c.required("output.dir", r.output.dir, "the run's output directory");
-  c.one_of("output.export", r.output.export_, {"merged", "adapter", "both"}, /*empty_ok=*/true);
-  c.one_of("output.dtype", r.output.dtype, {"fp32", "fp16", "bf16"}, /*empty_ok=*/true);
 }
 
 // Sizes beyond what ptune can index (config/size_limits.h; model.arch is checked with the
@@ -177,7 +168,7 @@ void check_sizes(Checker& c, const Recipe& r) {
   c.at_most("method.adapter.bottleneck", m.adapter.bottleneck, kMaxGemmDim, kMaxGemmDimWhy);
   c.at_most("method.prefix.projection_hidden", m.prefix.projection_hidden, kMaxGemmDim,
             kMaxGemmDimWhy);
-  if (m.type == "prefix" &&
+  if (m.type == MethodType::kPrefix &&
       seq_ok)  // virtual tokens take positions [0, P), the sequence [P, P + seq_len)
     c.at_most(
         "method.prefix.virtual_tokens", m.prefix.virtual_tokens, kMaxPositions - seq,
@@ -188,7 +179,7 @@ void check_sizes(Checker& c, const Recipe& r) {
               kMaxPositionsWhy);
   // Head k predicts the token k + 1 places ahead: in a window of seq_len targets, heads
   // k >= seq_len have none.
-  if (r.mtp.style != "none" && seq_ok && r.mtp.heads > 0)
+  if (r.mtp.style != MtpStyle::kNone && seq_ok && r.mtp.heads > 0)
     c.at_most("mtp.heads", r.mtp.heads, seq - 1,
               fmt::format("head k predicts the token k + 1 places ahead, which a window of "
                           "data.seq_len ({}) tokens holds only for k < {}",

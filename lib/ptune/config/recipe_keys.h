@@ -97,7 +97,7 @@ void visit_recipe(V& v, R& r) {
   });
   v.section("precision", [&] {
     auto& p = r.precision;
-    v.field("dtype", p.dtype);
+    v.auto_field("dtype", p.dtype, p.dtype_was_auto);
     v.section("loss_scale", [&] {
       v.field("dynamic", p.loss_scale.dynamic);
       v.field("init", p.loss_scale.init);

@@ -104,6 +104,18 @@ class YamlWriter {
   void field(const char* key, const std::string& v) {
     out_ << YAML::Key << key << YAML::Value << v;
   }
+  template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+  void field(const char* key, E v) {
+    field(key, std::string(name_of(v)));
+  }
+  template <class E>
+  void field(const char* key, const std::optional<E>& v) {
+    field(key, std::string(v ? name_of(*v) : ""));
+  }
+  template <class E>
+  void auto_field(const char* key, E v, bool) {  // the resolved value
+    field(key, v);
+  }
   template <class T>
   void field(const char* key, const std::vector<T>& v) {
     out_ << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
@@ -146,10 +158,8 @@ Recipe load_recipe_text(const std::string& yaml, const std::string& source,
   reader.finish();
   check_recipe(r, problems);
   if (!problems.empty()) throw Error(ErrorKind::Usage, problems.report());
-  if (r.precision.dtype == "auto") {  // --dry-run, the run's recipe.yaml and logs show the result
-    r.precision.dtype = auto_compute_dtype(r.train.device);
-    r.precision.dtype_was_auto = true;
-  }
+  // --dry-run, the run's recipe.yaml and logs show what auto resolved to.
+  if (r.precision.dtype_was_auto) r.precision.dtype = auto_compute_dtype(r.train.device);
   r.source = source;
   return r;
 }

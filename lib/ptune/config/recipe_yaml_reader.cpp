@@ -149,6 +149,16 @@ void YamlReader::field(const char* key, std::string& v) {
     scalar(path, n, "a string", &v);
 }
 
+bool YamlReader::choice_name(const char* key, std::string* path, std::string* name) {
+  YAML::Node n = take(key, path);
+  if (!n.IsDefined()) return false;
+  if (n.IsNull()) {
+    name->clear();
+    return true;
+  }
+  return scalar(*path, n, "a string", name);
+}
+
 void YamlReader::field(const char* key, std::vector<std::string>& v) {
   std::string path;
   YAML::Node n = take(key, &path);

@@ -6,11 +6,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "ptune/config/recipe_problems.h"
+#include "ptune/core/choice.h"
 
 namespace ptune {
 
@@ -50,6 +53,41 @@ class YamlReader {
   void field(const char* key, std::vector<int64_t>& v);
   void pair(const char* key, double& a, double& b);  // [a, b]
 
+  // A name from E's table (core/choice.h). A table entry named "" is the empty value.
+  template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+  void field(const char* key, E& v) {
+    std::string path, name;
+    if (!choice_name(key, &path, &name)) return;
+    if (auto e = parse_choice<E>(name))
+      v = *e;
+    else
+      bad_choice<E>(path, name, parse_choice<E>("") ? " (or empty)" : "");
+  }
+  // The same, where empty (or null) means none.
+  template <class E>
+  void field(const char* key, std::optional<E>& v) {
+    std::string path, name;
+    if (!choice_name(key, &path, &name)) return;
+    if (name.empty())
+      v.reset();
+    else if (auto e = parse_choice<E>(name))
+      v = *e;
+    else
+      bad_choice<E>(path, name, " (or empty)");
+  }
+  // A name from E's table or "auto" (then `is_auto` is set and `v` is left for the loader).
+  template <class E>
+  void auto_field(const char* key, E& v, bool& is_auto) {
+    std::string path, name;
+    if (!choice_name(key, &path, &name)) return;
+    is_auto = name == "auto";
+    if (is_auto) return;
+    if (auto e = parse_choice<E>(name))
+      v = *e;
+    else
+      bad_choice<E>(path, name, "", "auto, ");
+  }
+
   // Reports every key the table never read. Call once, after the visit.
   void finish();
 
@@ -71,6 +109,14 @@ class YamlReader {
   template <class T>
   bool scalar(const std::string& path, const YAML::Node& n, const char* expected, T* out);
   std::string suggest(const std::string& parent, const std::string& key) const;
+  // Reads `key` as a string (null = ""): false when absent or not a string (reported).
+  bool choice_name(const char* key, std::string* path, std::string* name);
+  template <class E>
+  void bad_choice(const std::string& path, const std::string& name, const char* empty_note,
+                  const char* first = "") {
+    problems_.add(path, "expected one of " + std::string(first) + choice_names<E>() + empty_note +
+                            ", got '" + name + "'");
+  }
 
   Problems& problems_;
   std::vector<Frame> stack_;

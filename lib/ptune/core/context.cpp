@@ -1,14 +1,34 @@
-// Thread and device resolution.
+// Run context, thread and device resolution (see context.h).
 #include "ptune/core/context.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
+#include <torch/utils.h>
 
 #include <thread>
 
 #include "ptune/core/error.h"
 
 namespace ptune {
+
+RunContext RunContext::start(int threads, const std::string& device, uint64_t seed) {
+  RunContext c;
+  c.threads = apply_threads(threads);
+  c.device = resolve_device(device);
+  c.seed = seed;
+  torch::manual_seed(seed);
+  c.rng = at::detail::getDefaultCPUGenerator();  // a handle to the global one
+  return c;
+}
+
+torch::Tensor RunContext::rng_state() const {
+  return rng.get_state();
+}
+
+void RunContext::set_rng_state(const torch::Tensor& state) {
+  rng.set_state(state);
+}
 
 int apply_threads(int requested) {
   int n = requested > 0 ? requested : static_cast<int>(std::thread::hardware_concurrency());

@@ -142,11 +142,11 @@ std::string cpu_summary() {
                      c.forced_avx2 ? "; PTUNE_CPU=avx2" : "");
 }
 
-std::string auto_compute_dtype(const std::string& device) {
+DType auto_compute_dtype(const std::string& device) {
   // CUDA: bf16 (Ampere and newer compute it natively; LibTorch's CPU-only API cannot read
   // the device's compute capability, so older GPUs are not told apart).
-  if (resolve_device(device).is_cuda()) return "bf16";
-  return cpu_info().native_bf16() ? "bf16" : "fp32";
+  if (resolve_device(device).is_cuda()) return DType::kBf16;
+  return cpu_info().native_bf16() ? DType::kBf16 : DType::kFp32;
 }
 
 }  // namespace ptune

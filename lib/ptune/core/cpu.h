@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "ptune/core/dtype.h"
+
 namespace ptune {
 
 struct CpuInfo {
@@ -33,6 +35,6 @@ std::string cpu_summary();
 
 // "bf16" where `device` ("cpu" | "cuda" | "auto", as train.device) computes bf16 natively (a
 // CPU with native bf16; a CUDA device), "fp32" elsewhere: what precision.dtype auto means.
-std::string auto_compute_dtype(const std::string& device);
+DType auto_compute_dtype(const std::string& device);
 
 }  // namespace ptune

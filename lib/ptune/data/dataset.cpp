@@ -234,21 +234,25 @@ Dataset Dataset::load(const DataSource& src, const Tokenizer* tok, int64_t seq_l
   if (seq_len > kMaxPositions)
     usage_error("data.seq_len: must be <= {}, got {}; {}", kMaxPositions, seq_len,
                 kMaxPositionsWhy);
-  const bool needs_tok = src.format == "text" || src.format == "instruct";
+  const bool needs_tok = src.format != DataFormat::kTokens;
   if (needs_tok && tok == nullptr)
-    usage_error("{}: format '{}' needs a tokenizer", key, src.format);
+    usage_error("{}: format '{}' needs a tokenizer", key, name_of(src.format));
 
   std::vector<Example> ex;
-  if (src.format == "text")
-    ex = load_text(src, *tok, seq_len, add_bos, key);
-  else if (src.format == "instruct")
-    ex = load_instruct(src, *tok, seq_len, add_bos, key);
-  else if (src.format == "tokens")
-    ex = load_tokens(src, seq_len, key);
-  else
-    usage_error("{}.format: expected text, instruct or tokens, got '{}'", key, src.format);
+  switch (src.format) {
+    case DataFormat::kText:
+      ex = load_text(src, *tok, seq_len, add_bos, key);
+      break;
+    case DataFormat::kInstruct:
+      ex = load_instruct(src, *tok, seq_len, add_bos, key);
+      break;
+    case DataFormat::kTokens:
+      ex = load_tokens(src, seq_len, key);
+      break;
+  }
 
-  if (src.format != "text") {  // packed text always predicts; the others may mask everything
+  if (src.format !=
+      DataFormat::kText) {  // packed text always predicts; the others may mask everything
     const size_t before = ex.size();
     ex.erase(std::remove_if(ex.begin(), ex.end(), [](const Example& e) { return !has_target(e); }),
              ex.end());
@@ -260,7 +264,7 @@ Dataset Dataset::load(const DataSource& src, const Tokenizer* tok, int64_t seq_l
   }
   if (ex.empty())
     usage_error("{}: '{}' holds no examples (format {}); expected at least one", key,
-                src.path == "-" ? "<stdin>" : src.path, src.format);
+                src.path == "-" ? "<stdin>" : src.path, name_of(src.format));
   return from_examples(std::move(ex));
 }
 

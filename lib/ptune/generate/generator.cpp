@@ -26,6 +26,16 @@ void finish_stats(GenerateStats& s) {
       s.rounds > 0 ? static_cast<double>(s.accepted + s.rounds) / s.rounds : 0.0;
 }
 
+void add_stats(GenerateStats& total, const GenerateStats& s) {
+  total.prompt_tokens += s.prompt_tokens;
+  total.new_tokens += s.new_tokens;
+  total.forward_passes += s.forward_passes;
+  total.seconds += s.seconds;
+  total.rounds += s.rounds;
+  total.drafted += s.drafted;
+  total.accepted += s.accepted;
+}
+
 GenerateResult generate(Transformer& model, const std::vector<int64_t>& prompt,
                         const GenerateOptions& o) {
   if (prompt.empty()) usage_error("generate: the prompt has no tokens (add BOS or some text)");

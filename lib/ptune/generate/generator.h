@@ -45,4 +45,7 @@ bool commit_token(GenerateResult& r, int64_t t, const GenerateOptions& o);
 // Fills tokens_per_s / acceptance figures from the counts and seconds.
 void finish_stats(GenerateStats& s);
 
+// Adds the counts and seconds of `s` to `total` (rates: finish_stats afterwards).
+void add_stats(GenerateStats& total, const GenerateStats& s);
+
 }  // namespace ptune

@@ -63,12 +63,12 @@ RopeScaling read_rope(const json& r, const std::string& where, const std::string
     usage_error("{}: {} must be an object or null, got {}", where, name, r.dump());
   Fields f{r, where, name + "."};
   RopeScaling s;
-  s.type = f.string("rope_type", f.string("type", "default"));
-  const std::vector<std::string> known = {"default", "linear", "dynamic", "llama3", "yarn"};
-  if (std::find(known.begin(), known.end(), s.type) == known.end())
-    usage_error(
-        "{}: {}.rope_type must be one of default, linear, dynamic, llama3, yarn, got \"{}\"", where,
-        name, s.type);
+  const std::string type = f.string("rope_type", f.string("type", "default"));
+  if (auto t = parse_choice<RopeType>(type))
+    s.type = *t;
+  else
+    usage_error("{}: {}.rope_type must be one of {}, got \"{}\"", where, name,
+                choice_names<RopeType>(), type);
   s.factor = f.number("factor", s.factor);
   s.low_freq_factor = f.number("low_freq_factor", s.low_freq_factor);
   s.high_freq_factor = f.number("high_freq_factor", s.high_freq_factor);
@@ -139,9 +139,9 @@ json model_config_to_json(const ModelConfig& c) {
   auto id = [](int64_t v) { return v < 0 ? json(nullptr) : json(v); };
   json rope = nullptr;
   const RopeScaling& r = c.rope_scaling;
-  if (r.type != "default") {
-    rope = {{"rope_type", r.type}, {"factor", r.factor}};
-    if (r.type == "llama3") {
+  if (r.type != RopeType::kDefault) {
+    rope = {{"rope_type", name_of(r.type)}, {"factor", r.factor}};
+    if (r.type == RopeType::kLlama3) {
       rope["low_freq_factor"] = r.low_freq_factor;
       rope["high_freq_factor"] = r.high_freq_factor;
     }

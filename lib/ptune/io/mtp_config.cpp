@@ -9,7 +9,7 @@
 namespace ptune {
 
 void write_mtp_config(const std::string& path, const MtpConfig& c) {
-  nlohmann::json j = {{"style", c.style},
+  nlohmann::json j = {{"style", name_of(c.style)},
                       {"heads", c.heads},
                       {"loss_weight", c.loss_weight},
                       {"head_decay", c.head_decay},
@@ -34,13 +34,16 @@ MtpConfig read_mtp_config(const std::string& path) {
       runtime_error("{}: field '{}' has the wrong type: {}", path, key, j.at(key).dump());
     }
   };
-  field("style", c.style);
+  std::string style;
+  field("style", style);
   field("heads", c.heads);
   field("loss_weight", c.loss_weight);
   field("head_decay", c.head_decay);
   field("train_base", c.train_base);
-  if (c.style != "parallel" && c.style != "sequential")
-    runtime_error("{}: style must be parallel or sequential, got '{}'", path, c.style);
+  const auto parsed = parse_choice<MtpStyle>(style);
+  if (!parsed || *parsed == MtpStyle::kNone)
+    runtime_error("{}: style must be parallel or sequential, got '{}'", path, style);
+  c.style = *parsed;
   if (c.heads <= 0) runtime_error("{}: heads must be > 0, got {}", path, c.heads);
   return c;
 }

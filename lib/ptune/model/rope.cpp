@@ -17,10 +17,10 @@ torch::Tensor inv_frequencies(const ModelConfig& c) {
   auto exponent = torch::arange(0, D, 2, torch::kLong).to(torch::kFloat) / static_cast<double>(D);
   torch::Tensor inv = 1.0 / torch::pow(c.rope_theta, exponent);  // (D/2)
   const RopeScaling& s = c.rope_scaling;
-  if (s.type == "default") return inv;
+  if (s.type == RopeType::kDefault) return inv;
   if (s.factor <= 0) usage_error("model config: rope_scaling.factor must be > 0, got {}", s.factor);
-  if (s.type == "linear") return inv / s.factor;
-  if (s.type == "llama3") {
+  if (s.type == RopeType::kLinear) return inv / s.factor;
+  if (s.type == RopeType::kLlama3) {
     // HF _compute_llama3_parameters: keep high frequencies, divide low ones by `factor`,
     // interpolate smoothly in between (wavelengths measured against the original context).
     if (s.original_max_position_embeddings <= 0)
@@ -42,15 +42,10 @@ torch::Tensor inv_frequencies(const ModelConfig& c) {
     auto medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
     return torch::where(medium, smoothed, scaled);
   }
-  if (s.type == "dynamic" || s.type == "yarn")
-    usage_error(
-        "model config: rope_scaling type '{}' is not supported yet; supported: default, "
-        "linear, llama3",
-        s.type);
   usage_error(
-      "model config: unknown rope_scaling type '{}'; expected one of default, linear, "
-      "llama3",
-      s.type);
+      "model config: rope_scaling type '{}' is not supported yet; supported: default, "
+      "linear, llama3",
+      name_of(s.type));
 }
 
 }  // namespace

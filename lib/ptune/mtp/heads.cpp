@@ -211,9 +211,10 @@ std::unique_ptr<Drafter> SequentialHeadsImpl::drafter(Transformer& model) {
 
 MtpHeads make_mtp_heads(const MtpConfig& m, Transformer& model) {
   if (m.heads <= 0) usage_error("mtp.heads: must be > 0, got {}", m.heads);
-  if (m.style == "parallel") return std::make_shared<ParallelHeadsImpl>(m.heads, model);
-  if (m.style == "sequential") return std::make_shared<SequentialHeadsImpl>(m.heads, model);
-  usage_error("mtp.style: expected parallel or sequential, got '{}'", m.style);
+  if (m.style == MtpStyle::kParallel) return std::make_shared<ParallelHeadsImpl>(m.heads, model);
+  if (m.style == MtpStyle::kSequential)
+    return std::make_shared<SequentialHeadsImpl>(m.heads, model);
+  usage_error("mtp.style: expected parallel or sequential, got '{}'", name_of(m.style));
 }
 
 }  // namespace ptune

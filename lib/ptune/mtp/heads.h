@@ -44,7 +44,7 @@ class Drafter {
 
 class MtpHeadsImpl : public torch::nn::Module {
  public:
-  virtual std::string style() const = 0;
+  virtual MtpStyle style() const = 0;
   int64_t n_heads() const { return n_heads_; }
   // Head k's hidden state (B, T, d). `trunk`: trunk hidden (B, T, d); `prev`: head k-1's
   // hidden (the trunk for k = 1); `input_ids` (B, T). Parallel heads read `trunk`,
@@ -69,7 +69,7 @@ class ParallelHeadsImpl : public MtpHeadsImpl {
  public:
   // Output projections start as copies of model's LM head weight.
   ParallelHeadsImpl(int64_t n_heads, Transformer& model);
-  std::string style() const override { return "parallel"; }
+  MtpStyle style() const override { return MtpStyle::kParallel; }
   torch::Tensor head_hidden(int64_t k, const torch::Tensor& trunk, const torch::Tensor& prev,
                             const torch::Tensor& input_ids, Transformer& model) override;
   torch::Tensor head_logits(int64_t k, const torch::Tensor& hidden, Transformer& model) override;
@@ -98,7 +98,7 @@ TORCH_MODULE(SequentialModule);
 class SequentialHeadsImpl : public MtpHeadsImpl {
  public:
   SequentialHeadsImpl(int64_t n_heads, Transformer& model);
-  std::string style() const override { return "sequential"; }
+  MtpStyle style() const override { return MtpStyle::kSequential; }
   torch::Tensor head_hidden(int64_t k, const torch::Tensor& trunk, const torch::Tensor& prev,
                             const torch::Tensor& input_ids, Transformer& model) override;
   torch::Tensor head_logits(int64_t k, const torch::Tensor& hidden, Transformer& model) override;

@@ -18,7 +18,7 @@ void save_mtp_heads(const std::string& dir, const MtpConfig& c, MtpHeadsImpl& he
   for (auto& [name, p] : heads.named_tensors()) t.emplace_back(name, p.detach());
   save_safetensors(dir + "/" + kMtpHeadsFile, t,
                    {{"format", "pt"},
-                    {"ptune_mtp_style", heads.style()},
+                    {"ptune_mtp_style", name_of(heads.style())},
                     {"ptune_mtp_heads", std::to_string(heads.n_heads())}});
   write_mtp_config(dir + "/" + kMtpConfigFile, c);
 }
@@ -35,7 +35,7 @@ void load_mtp_weights(const std::string& dir, MtpHeadsImpl& heads) {
   for (auto& [name, p] : heads.named_tensors()) {
     if (!f->contains(name))
       runtime_error("{}: tensor '{}' missing; the file does not match {} {} heads", path, name,
-                    heads.n_heads(), heads.style());
+                    heads.n_heads(), name_of(heads.style()));
     auto t = f->tensor(name);
     if (t.sizes() != p.sizes())
       runtime_error("{}: tensor '{}' has wrong shape; expected {}, got {}", path, name,
@@ -45,7 +45,7 @@ void load_mtp_weights(const std::string& dir, MtpHeadsImpl& heads) {
   }
   if (used != f->tensors().size())
     runtime_error("{}: holds {} tensors, {} {} heads have {}", path, f->tensors().size(),
-                  heads.n_heads(), heads.style(), used);
+                  heads.n_heads(), name_of(heads.style()), used);
 }
 
 bool warm_start_mtp_heads(const std::string& dir, MtpHeadsImpl& heads) {

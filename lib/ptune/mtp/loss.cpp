@@ -23,7 +23,8 @@ MtpObjective::MtpObjective(const MtpConfig& c, MtpHeads heads)
       count_(heads_->n_heads()) {}
 
 double MtpObjective::weight(int64_t k) const {
-  if (c_.style == "sequential") return c_.loss_weight / static_cast<double>(heads_->n_heads());
+  if (c_.style == MtpStyle::kSequential)
+    return c_.loss_weight / static_cast<double>(heads_->n_heads());
   return c_.loss_weight * std::pow(c_.head_decay, static_cast<double>(k));
 }
 
@@ -96,7 +97,7 @@ std::vector<std::pair<std::string, double>> MtpObjective::step_metrics() {
 
 std::unique_ptr<MtpObjective> make_mtp_objective(const MtpConfig& m, Transformer& model,
                                                  NamedTensors& trainable) {
-  if (m.style == "none") return nullptr;
+  if (m.style == MtpStyle::kNone) return nullptr;
   if (!m.train_base) {
     for (auto& [_, p] : trainable) p.requires_grad_(false);
     trainable.clear();

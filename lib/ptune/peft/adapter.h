@@ -23,7 +23,7 @@ class BottleneckImpl : public SublayerHookImpl {
 class AdapterMethod : public Method {
  public:
   explicit AdapterMethod(AdapterConfig c) : c_(std::move(c)) {}
-  std::string name() const override { return "adapter"; }
+  MethodType type() const override { return MethodType::kAdapter; }
   ModelBuilder builder() override;
   std::vector<std::string> own_params(Transformer& model) override;
   void attach(Transformer& model) override;

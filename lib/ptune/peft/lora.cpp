@@ -140,7 +140,7 @@ void LoraMethod::attach(Transformer& model) {
                   m == "lm_head" ? " (tie_word_embeddings: the head is embed_tokens)" : "");
     p->requires_grad_(true);
   }
-  if (c_.base_dtype == "bf16") {
+  if (c_.base_dtype == DType::kBf16) {
     for (auto& item : model->named_parameters()) {
       auto& p = item.value();
       // Frozen projection weights only: embeddings and norms stay in the activation dtype.

@@ -40,7 +40,7 @@ class LoraMethod : public Method {
   // `modules`: exact HF module paths to wrap (an adapter read from disk); otherwise the
   // recipe's targets and layers decide.
   explicit LoraMethod(LoraConfig c, std::optional<std::set<std::string>> modules = std::nullopt);
-  std::string name() const override { return "lora"; }
+  MethodType type() const override { return MethodType::kLora; }
   ModelBuilder builder() override;
   std::vector<std::string> own_params(Transformer& model) override;
   void attach(Transformer& model) override;

@@ -176,15 +176,7 @@ void merge_lora(const MergeLoraOptions& o) {
   for (const auto* in : {&o.base, &o.adapter})
     if (fs::exists(o.out) && fs::exists(*in) && fs::equivalent(o.out, *in))
       usage_error("merge-lora: --out '{}' is the input '{}'; choose a new directory", o.out, *in);
-  torch::ScalarType dt = torch::kFloat;
-  if (!o.dtype.empty()) {
-    if (o.dtype == "fp16")
-      dt = torch::kHalf;
-    else if (o.dtype == "bf16")
-      dt = torch::kBFloat16;
-    else if (o.dtype != "fp32")
-      usage_error("merge-lora: --dtype must be fp32, fp16 or bf16, got '{}'", o.dtype);
-  }
+  const torch::ScalarType dt = o.dtype ? scalar_type(*o.dtype) : torch::kFloat;
   if (!fs::is_directory(o.base)) usage_error("merge-lora: --base '{}' is not a directory", o.base);
   const ModelConfig cfg = read_checkpoint_config(o.base);
   const CheckpointWeights w = CheckpointWeights::open(o.base);
@@ -197,7 +189,7 @@ void merge_lora(const MergeLoraOptions& o) {
   NamedTensors merged;
   for (const auto& key : w.keys()) {
     torch::Tensor t = w.get(key);
-    const auto out_dtype = o.dtype.empty() ? t.scalar_type() : dt;
+    const auto out_dtype = o.dtype ? dt : t.scalar_type();
     auto m =
         ends_with(key, ".weight") ? a.modules.find(key.substr(0, key.size() - 7)) : a.modules.end();
     auto s = a.saved.find(key);

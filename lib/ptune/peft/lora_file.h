@@ -6,10 +6,12 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "ptune/core/dtype.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/io/safetensors.h"
 
@@ -43,10 +45,10 @@ void check_lora_adapter(const LoraAdapter& a,
                         const std::string& base_desc);
 
 struct MergeLoraOptions {
-  std::string base;     // HF checkpoint dir
-  std::string adapter;  // PEFT LoRA adapter dir
-  std::string out;      // merged HF checkpoint dir (written atomically)
-  std::string dtype;    // fp32 | fp16 | bf16; "" = each base tensor's own dtype
+  std::string base;            // HF checkpoint dir
+  std::string adapter;         // PEFT LoRA adapter dir
+  std::string out;             // merged HF checkpoint dir (written atomically)
+  std::optional<DType> dtype;  // none = each base tensor's own dtype
 };
 
 // Folds the adapter into the base and writes a plain checkpoint dir (config.json,

@@ -27,29 +27,38 @@ void Method::load_adapter(Transformer&, const std::string& dir) {
   usage_error("{}: method '{}' has no adapter to load", dir, name());
 }
 
-std::string resolve_export(const Method& method, const std::string& requested) {
-  const std::string mode =
-      requested.empty() ? (method.is_peft() ? "adapter" : "merged") : requested;
-  if ((mode == "merged" || mode == "both") && !method.can_merge())
+ExportMode resolve_export(const Method& method, ExportMode requested) {
+  const ExportMode mode = requested != ExportMode::kByMethod ? requested
+                          : method.is_peft()                 ? ExportMode::kAdapter
+                                                             : ExportMode::kMerged;
+  if (mode != ExportMode::kAdapter && !method.can_merge())
     usage_error(
         "output.export: '{}' needs merged weights, but method '{}' cannot be folded into "
         "LLaMA weights (it adds {}); use export: adapter",
-        mode, method.name(),
-        method.name() == "prefix" ? "virtual tokens to attention" : "layers to each block");
-  if ((mode == "adapter" || mode == "both") && !method.is_peft())
+        name_of(mode), method.name(),
+        method.type() == MethodType::kPrefix ? "virtual tokens to attention"
+                                             : "layers to each block");
+  if (mode != ExportMode::kMerged && !method.is_peft())
     usage_error(
         "output.export: '{}' needs an adapter, but method '{}' trains every weight; use "
         "export: merged",
-        mode, method.name());
+        name_of(mode), method.name());
   return mode;
 }
 
 std::shared_ptr<Method> make_method(const MethodConfig& m, const ModelConfig& c) {
-  if (m.type == "full") return std::make_shared<FullMethod>();
-  if (m.type == "lora") return std::make_shared<LoraMethod>(m.lora);
-  if (m.type == "adapter") return std::make_shared<AdapterMethod>(m.adapter);
-  if (m.type == "prefix") return std::make_shared<PrefixMethod>(m.prefix, c);
-  usage_error("method.type: expected one of full, lora, adapter, prefix, got '{}'", m.type);
+  switch (m.type) {
+    case MethodType::kFull:
+      return std::make_shared<FullMethod>();
+    case MethodType::kLora:
+      return std::make_shared<LoraMethod>(m.lora);
+    case MethodType::kAdapter:
+      return std::make_shared<AdapterMethod>(m.adapter);
+    case MethodType::kPrefix:
+      return std::make_shared<PrefixMethod>(m.prefix, c);
+  }
+  PTUNE_CHECK(false, "method.type {}", static_cast<int>(m.type));
+  return nullptr;
 }
 
 }  // namespace ptune

@@ -16,7 +16,8 @@ namespace ptune {
 class Method {
  public:
   virtual ~Method() = default;
-  virtual std::string name() const = 0;
+  virtual MethodType type() const = 0;
+  std::string name() const { return name_of(type()); }
   // How projections, sublayer hooks and the key/value prefix are built for this method.
   virtual ModelBuilder builder() { return {}; }
   // Parameters the builder added that a base checkpoint does not hold (LoRA A/B, adapter
@@ -44,14 +45,14 @@ class Method {
 
 class FullMethod : public Method {
  public:
-  std::string name() const override { return "full"; }
+  MethodType type() const override { return MethodType::kFull; }
   NamedTensors checkpoint_tensors(Transformer& model) override { return model_state(*model); }
 };
 
 std::shared_ptr<Method> make_method(const MethodConfig& m, const ModelConfig& c);
 
-// The export mode for `requested` ("" = adapter for PEFT methods, merged for full), checked
-// before training starts: merging adapter/prefix, or an adapter of `full`, is a recipe error.
-std::string resolve_export(const Method& method, const std::string& requested);
+// The export mode for `requested` (kByMethod: adapter for PEFT methods, merged for full),
+// checked before training starts: merging adapter/prefix, or an adapter of `full`, is an error.
+ExportMode resolve_export(const Method& method, ExportMode requested);
 
 }  // namespace ptune

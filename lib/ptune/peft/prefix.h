@@ -30,7 +30,7 @@ TORCH_MODULE(PrefixEncoder);
 class PrefixMethod : public Method {
  public:
   PrefixMethod(PrefixConfig c, const ModelConfig& m);
-  std::string name() const override { return "prefix"; }
+  MethodType type() const override { return MethodType::kPrefix; }
   // Installs the encoder as the model's key/value prefix.
   ModelBuilder builder() override;
   std::vector<std::string> own_params(Transformer& model) override;

@@ -8,20 +8,10 @@
 
 namespace ptune {
 
-torch::ScalarType compute_dtype(const std::string& dtype) {
-  if (dtype == "fp32") return torch::kFloat;
-  if (dtype == "bf16") return torch::kBFloat16;
-  if (dtype == "fp16") return torch::kHalf;
-  usage_error(
-      "precision.dtype: expected one of fp32, bf16, fp16 (auto resolves to one of them "
-      "when the recipe loads), got '{}'",
-      dtype);
-}
-
 PrecisionPolicy make_precision_policy(const PrecisionConfig& p) {
   PrecisionPolicy out;
-  out.name = p.dtype;
-  out.compute = compute_dtype(p.dtype);
+  out.dtype = p.dtype;
+  out.compute = scalar_type(p.dtype);
   out.loss_scaling = out.compute == torch::kHalf;
   return out;
 }
@@ -31,7 +21,7 @@ void apply_precision(const PrecisionPolicy& policy, Transformer& model,
   for (const auto& [name, t] : trainable)
     if (t.scalar_type() != torch::kFloat)
       runtime_error("precision {}: trainable parameter '{}' is {}, expected fp32 master weights",
-                    policy.name, name, c10::toString(t.scalar_type()));
+                    name_of(policy.dtype), name, c10::toString(t.scalar_type()));
   model->set_compute_dtype(policy.compute);
   const bool on_cpu = trainable.empty() || !trainable.begin()->second.is_cuda();
   if (policy.compute == torch::kBFloat16 && on_cpu && !cpu_info().native_bf16())
@@ -42,7 +32,7 @@ void apply_precision(const PrecisionPolicy& policy, Transformer& model,
 }
 
 std::unique_ptr<LossScaler> make_loss_scaler(const PrecisionConfig& p) {
-  if (p.dtype != "fp16") return nullptr;
+  if (p.dtype != DType::kFp16) return nullptr;
   return std::make_unique<LossScaler>(p.loss_scale);
 }
 

@@ -15,11 +15,8 @@
 
 namespace ptune {
 
-// "fp32" -> kFloat, "bf16" -> kBFloat16, "fp16" -> kHalf; usage error otherwise.
-torch::ScalarType compute_dtype(const std::string& dtype);
-
 struct PrecisionPolicy {
-  std::string name = "fp32";                  // fp32 | bf16 | fp16
+  DType dtype = DType::kFp32;
   torch::ScalarType compute = torch::kFloat;  // dtype of activations and of the GEMM inputs
   bool loss_scaling = false;                  // fp16 only
 };

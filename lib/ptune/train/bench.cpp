@@ -14,10 +14,11 @@
 #include "ptune/core/autocast.h"
 #include "ptune/core/context.h"
 #include "ptune/core/error.h"
+#include "ptune/load/memory_estimate.h"
 #include "ptune/model/loss.h"
+#include "ptune/model/pretrained.h"
 #include "ptune/peft/method.h"
 #include "ptune/precision/precision.h"
-#include "ptune/train/memory_estimate.h"
 #include "ptune/train/optimizer.h"
 
 namespace ptune {
@@ -46,9 +47,8 @@ BenchResult run_bench(const BenchOptions& o) {
         "bench: --batch must be <= {}, got {}; --batch * --seq ({}) tokens are the rows of every "
         "projection's GEMM, which BLAS counts in a 32-bit int",
         kMaxGemmDim / o.seq_len, o.batch_size, o.seq_len);
-  const int threads = apply_threads(o.threads);
-  torch::manual_seed(0);
-  const torch::Device device = resolve_device(o.device);
+  const RunContext ctx = RunContext::start(o.threads, o.device, /*seed=*/0);
+  const torch::Device device = ctx.device;
   check_memory(
       training_memory(o.arch, o.method, MtpConfig(), o.batch_size, o.seq_len, 1, o.precision.dtype),
       device, "bench", "lower --batch, --seq or the model's sizes");
@@ -61,7 +61,7 @@ BenchResult run_bench(const BenchOptions& o) {
   if (o.autocast) {
     if (policy.compute != torch::kBFloat16 || device.is_cuda())
       usage_error("bench --autocast: only for --dtype bf16 on cpu, got --dtype {} on {}",
-                  o.precision.dtype, o.device);
+                  name_of(o.precision.dtype), o.device);
     policy.compute = torch::kFloat;  // autocast casts the GEMM inputs itself
   }
   apply_precision(policy, model, params);
@@ -114,7 +114,7 @@ BenchResult run_bench(const BenchOptions& o) {
 
   BenchResult r;
   if (scaler) r.skipped_steps = scaler->skipped_steps(), r.loss_scale = scaler->loss_scale();
-  r.threads = threads;
+  r.threads = ctx.threads;
   r.ms_per_step = s * 1e3;
   r.ms_forward = phase_s[0] * 1e3 / o.steps;
   r.ms_backward = phase_s[1] * 1e3 / o.steps;
@@ -124,10 +124,9 @@ BenchResult run_bench(const BenchOptions& o) {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   r.peak_rss_mb = ru.ru_maxrss / 1024.0;
-  for (auto& p : model->parameters()) {
-    r.params += p.numel();
-    if (p.requires_grad()) r.trainable += p.numel();
-  }
+  const ParamCounts n = count_params(*model);
+  r.params = n.total;
+  r.trainable = n.trainable;
   return r;
 }
 

@@ -44,7 +44,8 @@ void save_train_state(const std::string& path, const TrainState& s, torch::optim
   a.write("extra",
           torch::tensor(s.extra.empty() ? std::vector<double>{0.0} : s.extra, torch::kFloat64));
   a.write("extra_len", torch::tensor(static_cast<int64_t>(s.extra.size()), torch::kInt64));
-  a.write("rng", at::detail::getDefaultCPUGenerator().get_state());
+  PTUNE_CHECK(s.rng.defined(), "save_train_state: no RNG state");
+  a.write("rng", s.rng);
   a.write("libtorch_version", torch::tensor(kTorchVersion, torch::kInt64));
   a.save_to(path);
 }
@@ -80,12 +81,10 @@ TrainState load_train_state(const std::string& path, torch::optim::Optimizer& op
     s.data.cursor = read_int("data_cursor");
     s.tokens_seen = read_int("tokens_seen");
     const int64_t n_extra = read_int("extra_len");
-    torch::Tensor extra, rng;
+    torch::Tensor extra;
     a.read("extra", extra);
     for (int64_t i = 0; i < n_extra; ++i) s.extra.push_back(extra[i].item<double>());
-    a.read("rng", rng);
-    at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle to the global one
-    gen.set_state(rng);
+    a.read("rng", s.rng);
   } catch (const c10::Error& e) {
     runtime_error("resume: cannot read training state '{}': {}", path, e.what_without_backtrace());
   }

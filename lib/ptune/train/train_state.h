@@ -1,5 +1,6 @@
 // Training state saved beside the weights of every checkpoint-<step>/ for exact resume:
-// step, data position, RNG and optimizer moments, in one torch archive (training_state.pt).
+// step, data position, RNG state and optimizer moments, in one torch archive
+// (training_state.pt).
 #pragma once
 
 #include <torch/optim/optimizer.h>
@@ -17,6 +18,7 @@ struct TrainState {
   DataPosition data;  // where the train iterator stands
   int64_t tokens_seen = 0;
   std::vector<double> extra;  // precision/scaler state (scale, growth tracker, ...) when used
+  torch::Tensor rng;          // RunContext::rng_state() at the step
 };
 
 constexpr const char* kTrainStateFile = "training_state.pt";

@@ -4,11 +4,11 @@
 // moments, step, data position and RNG, so resumed losses equal uninterrupted ones.
 #include "ptune/train/trainer.h"
 
-#include <torch/nn/utils/clip_grad.h>
-
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "ptune/config/recipe_loader.h"
 #include "ptune/core/blas.h"
@@ -21,14 +21,15 @@
 #include "ptune/eval/mtp_eval.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/fs.h"
+#include "ptune/load/memory_estimate.h"
 #include "ptune/model/loss.h"
+#include "ptune/model/pretrained.h"
 #include "ptune/model/weights.h"
 #include "ptune/mtp/heads_io.h"
 #include "ptune/mtp/loss.h"
 #include "ptune/peft/method.h"
 #include "ptune/precision/precision.h"
 #include "ptune/train/lr_schedule.h"
-#include "ptune/train/memory_estimate.h"
 #include "ptune/train/metrics.h"
 #include "ptune/train/optimizer.h"
 #include "ptune/train/run_setup.h"
@@ -71,117 +72,174 @@ void prune_checkpoints(const std::string& dir, int64_t keep_last) {
   for (size_t i = 0; i + keep_last < ckpts.size(); ++i) fs::remove_all(ckpts[i].second);
 }
 
-}  // namespace
+// Everything a run trains with, built from the recipe before the first step.
+struct Run {
+  RunContext ctx;
+  Tokenizer tok;
+  ModelConfig cfg;
+  std::shared_ptr<Method> method;
+  ExportMode export_mode = ExportMode::kByMethod;
+  Transformer model{nullptr};
+  NamedTensors params;                 // what the optimizer updates, MTP heads included
+  std::vector<torch::Tensor> tensors;  // the same, as a list
+  std::unique_ptr<MtpObjective> mtp;   // null without an mtp: section
+  std::unique_ptr<FusedAdamW> opt;
+  std::unique_ptr<LossScaler> scaler;  // fp16 only
+  std::optional<Dataset> train_data, eval_data;
+};
 
-TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
-  // ---- setup ------------------------------------------------------------------------------
-  const int threads = apply_threads(static_cast<int>(r.train.threads));
-  const torch::Device device = resolve_device(r.train.device);
-  torch::manual_seed(r.train.seed);
-  Tokenizer tok = prepare_tokenizer(r.tokenizer);
-  ModelConfig cfg = resolve_model_config(r.model, tok);
-  check_memory(training_memory(cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len,
+Run set_up(const Recipe& r) {
+  Run run{RunContext::start(static_cast<int>(r.train.threads), r.train.device, r.train.seed),
+          prepare_tokenizer(r.tokenizer)};
+  const torch::Device device = run.ctx.device;
+  run.cfg = resolve_model_config(r.model, run.tok);
+  check_memory(training_memory(run.cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len,
                                r.train.grad_accum, r.precision.dtype),
                device, "train",
                "lower train.batch_size, data.seq_len or train.grad_accum, train fewer parameters "
                "(method.type: lora), or use a smaller model");
 
-  auto method = make_method(r.method, cfg);
-  const std::string export_mode = resolve_export(*method, r.output.export_);  // before training
-  Transformer model(cfg, method->builder());
+  run.method = make_method(r.method, run.cfg);
+  run.export_mode = resolve_export(*run.method, r.output.export_);  // before training
+  Transformer& model = run.model;
+  model = Transformer(run.cfg, run.method->builder());
   if (!r.model.path.empty())  // strict, except for the parameters the method adds (LoRA A/B, ...)
-    load_weights(*model, CheckpointWeights::open(r.model.path), true, method->own_params(model));
-  method->attach(model);
+    load_weights(*model, CheckpointWeights::open(r.model.path), true,
+                 run.method->own_params(model));
+  run.method->attach(model);
   model->to(device);
-  NamedTensors params = method->trainable(model);
-  auto mtp = make_mtp_objective(r.mtp, model, params);  // null unless mtp.style is set
-  if (mtp && warm_start_mtp_heads(r.model.path, *mtp->heads()))
+  run.params = run.method->trainable(model);
+  run.mtp = make_mtp_objective(r.mtp, model, run.params);  // null unless mtp.style is set
+  if (run.mtp && warm_start_mtp_heads(r.model.path, *run.mtp->heads()))
     PTUNE_INFO("mtp: heads initialised from {}", r.model.path);
-  auto opt = make_adamw(r.optim, params);
+  run.opt = make_adamw(r.optim, run.params);
   // Precision: fp32 masters, compute in precision.dtype; fp16 gets a loss scaler.
   const PrecisionPolicy precision = make_precision_policy(r.precision);
-  apply_precision(precision, model, params);
-  std::unique_ptr<LossScaler> scaler = make_loss_scaler(r.precision);
-  PTUNE_INFO("precision: {}{} compute, fp32 master weights{}", precision.name,
+  apply_precision(precision, model, run.params);
+  run.scaler = make_loss_scaler(r.precision);
+  PTUNE_INFO("precision: {}{} compute, fp32 master weights{}", name_of(precision.dtype),
              r.precision.dtype_was_auto ? " (auto)" : "",
-             scaler ? fmt::format(", loss scale {} ({})", scaler->loss_scale(),
-                                  r.precision.loss_scale.dynamic ? "dynamic" : "static")
-                    : "");
-  std::vector<torch::Tensor> param_tensors;
-  int64_t n_trainable = 0, n_total = 0;
-  for (auto& [_, p] : params) param_tensors.push_back(p), n_trainable += p.numel();
-  for (auto& p : model->parameters()) n_total += p.numel();
-  if (mtp)  // the MTP heads are trained (and counted in n_trainable) but live outside the model
-    for (auto& p : mtp->heads()->parameters()) n_total += p.numel();
+             run.scaler ? fmt::format(", loss scale {} ({})", run.scaler->loss_scale(),
+                                      r.precision.loss_scale.dynamic ? "dynamic" : "static")
+                        : "");
+  for (auto& [_, p] : run.params) run.tensors.push_back(p);
+  ParamCounts n = count_params(*model);
+  if (run.mtp) {  // the MTP heads are trained but live outside the model
+    const ParamCounts heads = count_params(*run.mtp->heads());
+    n.total += heads.total;
+    n.trainable += heads.trainable;
+  }
   PTUNE_INFO("model: {} layers, hidden {}, vocab {}; method {}: {} trainable of {} parameters",
-             cfg.num_hidden_layers, cfg.hidden_size, cfg.vocab_size, method->name(), n_trainable,
-             n_total);
+             run.cfg.num_hidden_layers, run.cfg.hidden_size, run.cfg.vocab_size, run.method->name(),
+             n.trainable, n.total);
 
-  const int64_t pad_id = tok.pad_id();
-  Dataset train_data =
-      Dataset::load(r.data.train, &tok, r.data.seq_len, r.data.add_bos, "data.train");
-  std::optional<Dataset> eval_data;
+  run.train_data =
+      Dataset::load(r.data.train, &run.tok, r.data.seq_len, r.data.add_bos, "data.train");
   if (!r.data.eval.path.empty())
-    eval_data = Dataset::load(r.data.eval, &tok, r.data.seq_len, r.data.add_bos, "data.eval");
-  PTUNE_INFO("data: {} training sequences ({} targets){}", train_data.size(),
-             train_data.total_targets(),
-             eval_data ? fmt::format(", {} eval sequences", eval_data->size()) : "");
-  BatchIterator batches(train_data, r.train.batch_size, r.train.seed, r.data.shuffle, pad_id);
+    run.eval_data =
+        Dataset::load(r.data.eval, &run.tok, r.data.seq_len, r.data.add_bos, "data.eval");
+  PTUNE_INFO("data: {} training sequences ({} targets){}", run.train_data->size(),
+             run.train_data->total_targets(),
+             run.eval_data ? fmt::format(", {} eval sequences", run.eval_data->size()) : "");
+  return run;
+}
 
-  // ---- output dir, resume ------------------------------------------------------------------
+// --resume: the newest checkpoint's weights, optimizer, data position, RNG and scaler.
+TrainState resume(Run& run, const std::string& out, BatchIterator& batches) {
+  auto ckpts = list_checkpoints(out);
+  if (ckpts.empty()) usage_error("--resume: no checkpoint-<step> in output.dir '{}'", out);
+  const std::string& dir = ckpts.back().second;
+  PTUNE_INFO("resuming from {}", dir);
+  // PEFT checkpoints hold only the trainable tensors: load them on top of the base.
+  load_weights(*run.model, CheckpointWeights::open(dir), false);
+  if (run.mtp) load_mtp_weights(dir, *run.mtp->heads());
+  TrainState state = load_train_state(dir + "/" + kTrainStateFile, *run.opt);
+  run.ctx.set_rng_state(state.rng);
+  batches.set_position(state.data);
+  if (run.scaler && !state.extra.empty())
+    run.scaler->load_state(state.extra, dir);
+  else if (run.scaler)
+    PTUNE_WARN("resume: {} has no loss-scaler state; starting from scale {}", dir,
+               run.scaler->loss_scale());
+  return state;
+}
+
+// final/ (and merged/ for a PEFT run exported both ways), each written atomically.
+std::string export_final(Run& run, const Recipe& r) {
+  const std::string out = r.output.dir;
+  std::string final_dir;
+  if (run.export_mode != ExportMode::kAdapter) {  // merged or both
+    const std::string dir = out + (run.method->is_peft() ? "/merged" : "/final");
+    NamedTensors weights = run.method->merged_weights(run.model);
+    if (r.output.dtype)
+      for (auto& [_, t] : weights) t = t.to(scalar_type(*r.output.dtype));
+    write_dir_atomic(dir, [&](const std::string& tmp) {
+      write_model_files(tmp, run.cfg, weights, run.tok.path());
+      if (run.mtp) save_mtp_heads(tmp, run.mtp->config(), *run.mtp->heads());
+    });
+    final_dir = dir;
+    PTUNE_INFO("wrote {}", dir);
+  }
+  if (run.export_mode != ExportMode::kMerged) {  // adapter or both
+    const std::string dir = out + "/final";
+    write_dir_atomic(dir, [&](const std::string& tmp) {
+      run.method->export_adapter(run.model, tmp, r.model.path);
+      fs::copy_file(run.tok.path(), tmp + "/tokenizer.model");
+      if (run.mtp) save_mtp_heads(tmp, run.mtp->config(), *run.mtp->heads());
+    });
+    final_dir = dir;
+    PTUNE_INFO("wrote {}", dir);
+  }
+  return final_dir;
+}
+
+}  // namespace
+
+TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
+  // ---- setup ------------------------------------------------------------------------------
+  Run run = set_up(r);
+  Transformer& model = run.model;
+  MtpObjective* mtp = run.mtp.get();
+  LossScaler* scaler = run.scaler.get();
+  const int64_t pad_id = run.tok.pad_id();
+  BatchIterator batches(*run.train_data, r.train.batch_size, r.train.seed, r.data.shuffle, pad_id);
   const std::string out = r.output.dir;
   TrainState state;
-  if (o.resume) {
-    auto ckpts = list_checkpoints(out);
-    if (ckpts.empty()) usage_error("--resume: no checkpoint-<step> in output.dir '{}'", out);
-    const std::string& dir = ckpts.back().second;
-    PTUNE_INFO("resuming from {}", dir);
-    // PEFT checkpoints hold only the trainable tensors: load them on top of the base.
-    load_weights(*model, CheckpointWeights::open(dir), false);
-    if (mtp) load_mtp_weights(dir, *mtp->heads());
-    state = load_train_state(dir + "/" + kTrainStateFile, *opt);
-    batches.set_position(state.data);
-    if (scaler && !state.extra.empty())
-      scaler->load_state(state.extra, dir);
-    else if (scaler)
-      PTUNE_WARN("resume: {} has no loss-scaler state; starting from scale {}", dir,
-                 scaler->loss_scale());
-  } else {
+  if (o.resume)
+    state = resume(run, out, batches);
+  else
     check_fresh_output(out);
-  }
   fs::create_directories(out);
   write_file_atomic(out + "/recipe.yaml", recipe_to_yaml(r));
   MetricsSink metrics(out + "/metrics.jsonl", o.resume ? state.step : 0);
 
   auto save_checkpoint = [&](const std::string& dir) {
     state.data = batches.position();
+    state.rng = run.ctx.rng_state();
     if (scaler) state.extra = scaler->state();
     write_dir_atomic(dir, [&](const std::string& tmp) {
-      write_model_files(tmp, cfg, method->checkpoint_tensors(model), tok.path());
-      save_train_state(tmp + "/" + kTrainStateFile, state, *opt);
+      write_model_files(tmp, run.cfg, run.method->checkpoint_tensors(model), run.tok.path());
+      save_train_state(tmp + "/" + kTrainStateFile, state, *run.opt);
       if (mtp) save_mtp_heads(tmp, mtp->config(), *mtp->heads());
     });
   };
-  auto run_eval = [&]() {
+  EvalOptions eval_options;
+  eval_options.batch_size = r.train.batch_size;
+  eval_options.max_batches = r.train.eval_batches;
+  auto eval_into = [&](MetricRecord& rec) {  // eval loss, and per-head MTP loss/accuracy
     model->eval();
-    EvalOptions eo;
-    eo.batch_size = r.train.batch_size;
-    eo.max_batches = r.train.eval_batches;
-    auto args_fn = [&](const torch::Tensor& ids) { return model->forward(ids.to(device)); };
-    EvalResult e = evaluate(args_fn, *eval_data, pad_id, eo);
+    EvalResult e = evaluate(model, *run.eval_data, pad_id, eval_options);
+    rec["eval_loss"] = e.loss;
+    rec["eval_perplexity"] = e.perplexity;
+    rec["eval_accuracy"] = e.accuracy;
+    if (mtp)
+      for (const HeadEval& h :
+           evaluate_heads(model, *mtp->heads(), *run.eval_data, pad_id, eval_options)) {
+        rec[fmt::format("eval_mtp_loss_{}", h.head)] = h.loss;
+        rec[fmt::format("eval_mtp_acc_{}", h.head)] = h.accuracy;
+      }
     model->train();
     return e;
-  };
-  auto run_head_eval = [&](MetricRecord& rec) {  // per-head loss/accuracy of MTP heads
-    model->eval();
-    EvalOptions eo;
-    eo.batch_size = r.train.batch_size;
-    eo.max_batches = r.train.eval_batches;
-    for (const HeadEval& h : evaluate_heads(model, *mtp->heads(), *eval_data, pad_id, eo)) {
-      rec[fmt::format("eval_mtp_loss_{}", h.head)] = h.loss;
-      rec[fmt::format("eval_mtp_acc_{}", h.head)] = h.accuracy;
-    }
-    model->train();
   };
 
   // ---- loop --------------------------------------------------------------------------------
@@ -199,21 +257,21 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     PTUNE_INFO("nothing to train: the run is at step {} of {}", first_step, total);
   else
     PTUNE_INFO("training steps {}..{} of {} on {} threads{}; {}", first_step + 1, last, total,
-               threads, blas.empty() ? "" : " (OpenBLAS " + blas + " kernels)",
-               device.is_cuda() ? "CUDA" : "CPU " + cpu_summary());
+               run.ctx.threads, blas.empty() ? "" : " (OpenBLAS " + blas + " kernels)",
+               run.ctx.device.is_cuda() ? "CUDA" : "CPU " + cpu_summary());
 
   while (state.step < last) {
     const int64_t step = state.step;  // 0-based index of this optimizer step
     const double lr = lr_at(r.schedule, r.optim.lr, step, total);
-    set_lr(*opt, lr);
-    for (auto& p : param_tensors) p.mutable_grad().reset();  // set_to_none: no zero-fill pass
+    set_lr(*run.opt, lr);
+    for (auto& p : run.tensors) p.mutable_grad().reset();  // set_to_none: no zero-fill pass
 
     std::vector<Batch> micro;
     int64_t step_targets = 0, step_tokens = 0;
     for (int64_t i = 0; i < r.train.grad_accum; ++i) {
       micro.push_back(batches.next());
-      micro.back().input_ids = micro.back().input_ids.to(device);
-      micro.back().targets = micro.back().targets.to(device);
+      micro.back().input_ids = micro.back().input_ids.to(run.ctx.device);
+      micro.back().targets = micro.back().targets.to(run.ctx.device);
       step_targets += micro.back().n_targets;
       step_tokens += micro.back().n_tokens;
     }
@@ -234,7 +292,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
       runtime_error("step {}: loss is {}; lower optim.lr or check the data", step + 1, loss_sum);
     const double scale_used = scaler ? scaler->loss_scale() : 1.0;
     // (fp16: unscale + one inf/NaN check), clip, AdamW step or skip, scaler update.
-    const StepOutcome outcome = clip_and_step(*opt, param_tensors, r.optim.grad_clip, scaler.get());
+    const StepOutcome outcome = clip_and_step(*run.opt, run.tensors, r.optim.grad_clip, scaler);
     const double grad_norm = outcome.grad_norm;
     if (outcome.skipped)
       PTUNE_WARN("step {}: fp16 gradient overflow at loss scale {}; step skipped, scale now {}",
@@ -246,7 +304,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
 
     const bool log_now = state.step % r.train.log_every == 0 || state.step == last;
     const bool eval_now =
-        eval_data &&
+        run.eval_data &&
         ((r.train.eval_every > 0 && state.step % r.train.eval_every == 0) || state.step == total);
     MetricRecord rec{{"step", state.step},
                      {"loss", loss_sum},
@@ -260,11 +318,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     if (mtp)
       for (const auto& [key, value] : mtp->step_metrics()) rec[key] = value;
     if (eval_now) {
-      EvalResult e = run_eval();
-      rec["eval_loss"] = e.loss;
-      rec["eval_perplexity"] = e.perplexity;
-      rec["eval_accuracy"] = e.accuracy;
-      if (mtp) run_head_eval(rec);
+      const EvalResult e = eval_into(rec);
       summary.eval_loss = e.loss;
       PTUNE_INFO("step {}/{} | eval loss {:.4f} | ppl {:.2f} | acc {:.3f}", state.step, total,
                  e.loss, e.perplexity, e.accuracy);
@@ -307,33 +361,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   }
 
   // ---- export ------------------------------------------------------------------------------
-  const std::string& mode = export_mode;
-  if (mode == "merged" || mode == "both") {
-    const std::string dir = out + (method->is_peft() ? "/merged" : "/final");
-    NamedTensors weights = method->merged_weights(model);
-    if (!r.output.dtype.empty()) {
-      const auto dt = r.output.dtype == "bf16"   ? torch::kBFloat16
-                      : r.output.dtype == "fp16" ? torch::kFloat16
-                                                 : torch::kFloat32;
-      for (auto& [_, t] : weights) t = t.to(dt);
-    }
-    write_dir_atomic(dir, [&](const std::string& tmp) {
-      write_model_files(tmp, cfg, weights, tok.path());
-      if (mtp) save_mtp_heads(tmp, mtp->config(), *mtp->heads());
-    });
-    summary.final_dir = dir;
-    PTUNE_INFO("wrote {}", dir);
-  }
-  if (mode == "adapter" || mode == "both") {
-    const std::string dir = out + "/final";
-    write_dir_atomic(dir, [&](const std::string& tmp) {
-      method->export_adapter(model, tmp, r.model.path);
-      fs::copy_file(tok.path(), tmp + "/tokenizer.model");
-      if (mtp) save_mtp_heads(tmp, mtp->config(), *mtp->heads());
-    });
-    summary.final_dir = dir;
-    PTUNE_INFO("wrote {}", dir);
-  }
+  summary.final_dir = export_final(run, r);
   return summary;
 }
 

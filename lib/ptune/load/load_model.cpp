@@ -1,14 +1,16 @@
-#include "load_model.h"
+// Loading what eval and generate run (see load_model.h).
+#include "ptune/load/load_model.h"
 
 #include <filesystem>
 
 #include "ptune/core/error.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/io/checkpoint.h"
+#include "ptune/load/memory_estimate.h"
 #include "ptune/model/pretrained.h"
-#include "ptune/train/memory_estimate.h"
+#include "ptune/mtp/heads_io.h"
 
-namespace ptune::cli {
+namespace ptune {
 
 LoadedModel load_model(const std::string& command, const std::string& model_dir_in,
                        const std::string& adapter, const std::string& tokenizer) {
@@ -20,7 +22,7 @@ LoadedModel load_model(const std::string& command, const std::string& model_dir_
   if (tok_path.empty()) tok_path = model_dir + "/tokenizer.model";
   if (!std::filesystem::exists(tok_path))
     usage_error("{}: no tokenizer at '{}'; pass --tokenizer PATH", command, tok_path);
-  LoadedModel m{model_dir, Tokenizer::load(tok_path), {}};
+  LoadedModel m{model_dir, "", Tokenizer::load(tok_path), {}};
   // A missing or broken base is reported by the loaders below, with their own messages.
   if (std::filesystem::exists(model_dir + "/config.json"))
     check_memory(inference_memory(read_checkpoint_config(model_dir)), torch::kCPU, command,
@@ -30,7 +32,16 @@ LoadedModel load_model(const std::string& command, const std::string& model_dir_
   else
     m.pm.model = load_pretrained(model_dir);
   m.pm.model->eval();
+  if (!adapter.empty() && has_mtp_heads(adapter))
+    m.heads_dir = adapter;  // a PEFT run with an mtp: section saves them beside the adapter
+  else if (has_mtp_heads(model_dir))
+    m.heads_dir = model_dir;
   return m;
 }
 
-}  // namespace ptune::cli
+MtpHeads load_heads(LoadedModel& m) {
+  PTUNE_CHECK(!m.heads_dir.empty(), "load_heads: the model has no MTP heads");
+  return load_mtp_heads(m.heads_dir, m.pm.model).second;
+}
+
+}  // namespace ptune

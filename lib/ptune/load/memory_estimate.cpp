@@ -9,7 +9,7 @@
 //   data         16 B T grad_accum               int64 input ids and targets of a step's batches
 // Inference keeps no activations: one layer's temporaries, B T (2d + 3I) s + B H T (T/8) s
 // (attention in row chunks), and the logits; its K/V cache is 2 L kv positions s.
-#include "ptune/train/memory_estimate.h"
+#include "ptune/load/memory_estimate.h"
 
 #include <unistd.h>
 
@@ -23,8 +23,8 @@ namespace ptune {
 
 namespace {
 
-double compute_bytes(const std::string& dtype) {
-  return dtype == "fp32" ? 4.0 : 2.0;
+double compute_bytes(DType dtype) {
+  return dtype == DType::kFp32 ? 4.0 : 2.0;
 }
 
 double rope_table_bytes(const ModelConfig& c) {
@@ -64,7 +64,7 @@ double lora_params(const ModelConfig& c, const LoraConfig& lc) {
 // Parameters a method adds, and how many of the model's own it trains.
 ParamCount method_params(const ModelConfig& c, const MethodConfig& m, double base) {
   const double d = c.hidden_size, L = c.num_hidden_layers;
-  if (m.type == "lora") {
+  if (m.type == MethodType::kLora) {
     const double added = lora_params(c, m.lora);
     double saved = 0;  // modules_to_save train the model's own lm_head / embed_tokens
     for (const auto& name : m.lora.modules_to_save)
@@ -72,13 +72,14 @@ ParamCount method_params(const ModelConfig& c, const MethodConfig& m, double bas
         saved += static_cast<double>(c.vocab_size) * d;
     return {added, added + saved};
   }
-  if (m.type == "adapter") {  // down (b, d) + bias (b), up (d, b) + bias (d), per placement
+  if (m.type == MethodType::kAdapter) {
+    // down (b, d) + bias (b), up (d, b) + bias (d), per placement
     const double b = m.adapter.bottleneck;
     const double added = L * m.adapter.placement.size() * (2 * d * b + b + d);
     return {added, added};
   }
-  if (m.type ==
-      "prefix") {  // embedding (P, t), or (P, t) -> Linear(t, h) -> Tanh -> Linear(h, out)
+  if (m.type == MethodType::kPrefix) {
+    // embedding (P, t), or (P, t) -> Linear(t, h) -> Tanh -> Linear(h, out)
     const double P = m.prefix.virtual_tokens, t = c.num_key_value_heads * c.resolved_head_dim();
     const double out = L * 2 * t, h = m.prefix.projection_hidden;
     const double added = m.prefix.projection ? P * t + t * h + h + h * out + out : P * out;
@@ -90,9 +91,10 @@ ParamCount method_params(const ModelConfig& c, const MethodConfig& m, double bas
 // Parallel: ResBlock (d, d) + bias and an output projection (V, d) per head. Sequential: enorm,
 // hnorm, norm, eh_proj (d, 2d) and one decoder layer per module.
 double mtp_params(const ModelConfig& c, const MtpConfig& mtp) {
-  if (mtp.style == "none") return 0;
+  if (mtp.style == MtpStyle::kNone) return 0;
   const double d = c.hidden_size, K = mtp.heads;
-  if (mtp.style == "parallel") return K * (d * d + d + static_cast<double>(c.vocab_size) * d);
+  if (mtp.style == MtpStyle::kParallel)
+    return K * (d * d + d + static_cast<double>(c.vocab_size) * d);
   return K * (3 * d + 2 * d * d + layer_parameter_count(c));
 }
 
@@ -115,13 +117,12 @@ ParamCount count_training_params(const ModelConfig& c, const MethodConfig& m,
   ParamCount out;
   out.total = base + method.total + heads;
   // Without train_base the trunk and method are frozen; the heads always train.
-  out.trainable = (mtp.style != "none" && !mtp.train_base ? 0 : method.trainable) + heads;
+  out.trainable = (mtp.style != MtpStyle::kNone && !mtp.train_base ? 0 : method.trainable) + heads;
   return out;
 }
 
 MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const MtpConfig& mtp,
-                            int64_t batch, int64_t seq, int64_t grad_accum,
-                            const std::string& dtype) {
+                            int64_t batch, int64_t seq, int64_t grad_accum, DType dtype) {
   const ParamCount params = count_training_params(c, m, mtp);
   const double s = compute_bytes(dtype), tokens = static_cast<double>(batch) * seq;
   const double d = c.hidden_size, I = c.intermediate_size, hd = c.resolved_head_dim();
@@ -129,8 +130,8 @@ MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const M
   const double H = c.num_attention_heads, T = seq;
   // Layers that keep activations: the trunk (unless frozen under mtp.train_base: false) and the
   // sequential MTP modules, each a decoder layer.
-  double layers = mtp.style != "none" && !mtp.train_base ? 0 : c.num_hidden_layers;
-  if (mtp.style == "sequential") layers += mtp.heads;
+  double layers = mtp.style != MtpStyle::kNone && !mtp.train_base ? 0 : c.num_hidden_layers;
+  if (mtp.style == MtpStyle::kSequential) layers += mtp.heads;
   const double per_layer = tokens * (4 * d + 2 * q + 2 * kv + 3 * I) * s + tokens * H * (T / 2) * s;
   MemoryNeeds n;
   n.weights = 4 * params.total + rope_table_bytes(c);
