@@ -20,6 +20,7 @@
 
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
+#include "ptune/core/text.h"
 #include "ptune/data/sentencepiece_module.h"
 
 namespace fs = std::filesystem;
@@ -131,8 +132,7 @@ namespace {
 // "dir/tok.model" -> "dir/tok" (the prefix SentencePiece appends .model/.vocab to).
 std::string model_prefix(const std::string& out) {
   const std::string ext = ".model";
-  if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0)
-    return out.substr(0, out.size() - ext.size());
+  if (out.size() > ext.size() && ends_with(out, ext)) return out.substr(0, out.size() - ext.size());
   return out;
 }
 

@@ -4,13 +4,13 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <regex>
 
 #include "ptune/core/error.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/model/projection.h"
 #include "ptune/ops/mixed_precision.h"
 #include "ptune/peft/lora_file.h"
+#include "ptune/peft/lora_targets.h"
 
 namespace ptune {
 
@@ -18,18 +18,6 @@ namespace {
 
 const char* const kLinearNames[] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                     "gate_proj", "up_proj", "down_proj"};
-
-std::string last_component(const std::string& path) {
-  const auto dot = path.rfind('.');
-  return dot == std::string::npos ? path : path.substr(dot + 1);
-}
-
-// The N of "model.layers.N.", or -1.
-int64_t layer_of(const std::string& path) {
-  static const std::regex re(R"(^model\.layers\.(\d+)\.)");
-  std::smatch m;
-  return std::regex_search(path, m, re) ? std::stoll(m[1].str()) : -1;
-}
 
 template <class F>
 void for_each_lora(Transformer& model, F&& f) {
@@ -90,13 +78,7 @@ LoraMethod::LoraMethod(LoraConfig c, std::optional<std::set<std::string>> module
 
 bool LoraMethod::targets(const std::string& path) const {
   if (modules_) return modules_->count(path) > 0;
-  const std::string name = last_component(path);
-  bool hit = false;
-  for (const auto& t : c_.targets) hit |= t == name || (t == "all-linear" && name != "lm_head");
-  if (!hit) return false;
-  if (c_.layers.empty()) return true;
-  const int64_t layer = layer_of(path);
-  return std::find(c_.layers.begin(), c_.layers.end(), layer) != c_.layers.end();
+  return LoraTargets{c_.targets, "", c_.layers}.matches(path);
 }
 
 ModelBuilder LoraMethod::builder() {
@@ -186,7 +168,7 @@ void LoraMethod::export_adapter(Transformer& model, const std::string& dir,
   std::set<std::string> names;  // the targeted module names, in PEFT's list form
   NamedTensors tensors;
   for_each_lora(model, [&](const std::string& path, LoRALinearImpl& l) {
-    names.insert(last_component(path));
+    names.insert(module_name(path));
     tensors.emplace_back(kPeftPrefix + path + ".lora_A.weight", l.lora_A->weight.detach());
     tensors.emplace_back(kPeftPrefix + path + ".lora_B.weight", l.lora_B->weight.detach());
   });

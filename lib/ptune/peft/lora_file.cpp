@@ -10,8 +10,10 @@
 #include <regex>
 
 #include "ptune/core/error.h"
+#include "ptune/core/text.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/peft/lora.h"
+#include "ptune/peft/lora_targets.h"
 
 namespace fs = std::filesystem;
 
@@ -19,19 +21,9 @@ namespace ptune {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 void erase_all(std::string& s, const std::string& what, const std::string& with) {
   for (size_t i = s.find(what); i != std::string::npos; i = s.find(what, i))
     s.replace(i, what.size(), with);
-}
-
-std::string short_name(const std::string& path) {
-  const auto dot = path.rfind('.');
-  return dot == std::string::npos ? path : path.substr(dot + 1);
 }
 
 bool is_projection(const std::string& name) {
@@ -43,20 +35,7 @@ bool is_projection(const std::string& name) {
 
 // Whether PEFT would put LoRA on module `path` under config `c`.
 bool selected(const AdapterFileConfig& c, const std::string& path) {
-  const std::string name = short_name(path);
-  bool hit = false;
-  if (c.target_regex == "all-linear")
-    hit = name != "lm_head";
-  else if (!c.target_regex.empty())
-    hit = std::regex_match(path, std::regex(c.target_regex));
-  for (const auto& t : c.target_modules) hit |= path == t || ends_with(path, "." + t);
-  if (!hit || c.layers_to_transform.empty()) return hit;
-  static const std::regex layer_re(R"(^model\.layers\.(\d+)\.)");
-  std::smatch m;
-  if (!std::regex_search(path, m, layer_re)) return false;
-  const int64_t layer = std::stoll(m[1].str());
-  return std::find(c.layers_to_transform.begin(), c.layers_to_transform.end(), layer) !=
-         c.layers_to_transform.end();
+  return LoraTargets{c.target_modules, c.target_regex, c.layers_to_transform}.matches(path);
 }
 
 std::string shape_str(const torch::Tensor& t) {
@@ -143,7 +122,7 @@ void check_lora_adapter(const LoraAdapter& a,
       usage_error("adapter is missing key '{}' ('{}' is present)",
                   kPeftPrefix + path + ".lora_B.weight", p.key_A);
     const auto& w = it->second;  // (out, in)
-    const std::string name = short_name(path);
+    const std::string name = module_name(path);
     if (p.A.dim() != 2 || p.A.size(1) != w[1])
       usage_error("adapter key '{}' has shape {}; the base {} expects [r, {}]", p.key_A,
                   shape_str(p.A), name, w[1]);
@@ -165,7 +144,7 @@ void check_lora_adapter(const LoraAdapter& a,
   for (const auto& [name, shape] : base) {
     if (!ends_with(name, ".weight") || shape.size() != 2) continue;
     const std::string path = name.substr(0, name.size() - 7);
-    if (!is_projection(short_name(path)) || !selected(a.config, path) || a.modules.count(path))
+    if (!is_projection(module_name(path)) || !selected(a.config, path) || a.modules.count(path))
       continue;
     usage_error("adapter is missing key '{}' (target_modules selects {} of {})",
                 kPeftPrefix + path + ".lora_A.weight", path, base_desc);
