@@ -36,6 +36,19 @@ Batch collate(const std::vector<const Example*>& examples, int64_t pad_id) {
   return b;
 }
 
+std::vector<Batch> in_order_batches(const Dataset& data, int64_t batch_size, int64_t pad_id,
+                                    int64_t max_batches) {
+  std::vector<Batch> out;
+  for (size_t start = 0; start < data.size(); start += batch_size) {
+    if (max_batches > 0 && static_cast<int64_t>(out.size()) >= max_batches) break;
+    std::vector<const Example*> chunk;
+    for (size_t i = start; i < std::min(data.size(), start + batch_size); ++i)
+      chunk.push_back(&data[i]);
+    out.push_back(collate(chunk, pad_id));
+  }
+  return out;
+}
+
 BatchIterator::BatchIterator(const Dataset& data, int64_t batch_size, uint64_t seed, bool shuffle,
                              int64_t pad_id)
     : data_(data), batch_size_(batch_size), seed_(seed), shuffle_(shuffle), pad_id_(pad_id) {

@@ -31,6 +31,11 @@ struct Batch {
 // Stacks examples into a right-padded batch (T = longest example).
 Batch collate(const std::vector<const Example*>& examples, int64_t pad_id);
 
+// The dataset in order, in batches of batch_size (the last may be smaller); the first
+// max_batches only when > 0. For evaluation.
+std::vector<Batch> in_order_batches(const Dataset& data, int64_t batch_size, int64_t pad_id,
+                                    int64_t max_batches = 0);
+
 // Where a BatchIterator is: saved in checkpoints so a resumed run sees the same batches.
 struct DataPosition {
   int64_t epoch = 0;

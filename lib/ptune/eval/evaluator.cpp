@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ptune/model/loss.h"
+
 namespace ptune {
 
 namespace {
@@ -26,13 +28,8 @@ EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_
                     const EvalOptions& o) {
   torch::NoGradGuard no_grad;
   double nll_total = 0.0;
-  int64_t correct_total = 0, tokens_total = 0, examples = 0, batches = 0;
-  for (size_t start = 0; start < data.size(); start += o.batch_size) {
-    if (o.max_batches > 0 && batches++ >= o.max_batches) break;
-    std::vector<const Example*> chunk;
-    for (size_t i = start; i < std::min(data.size(), start + o.batch_size); ++i)
-      chunk.push_back(&data[i]);
-    Batch b = collate(chunk, pad_id);
+  int64_t correct_total = 0, tokens_total = 0, examples = 0;
+  for (const Batch& b : in_order_batches(data, o.batch_size, pad_id, o.max_batches)) {
     torch::Tensor logits = logits_fn(b.input_ids);  // (B, T, V) fp32
     const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
     torch::Tensor targets = b.targets.to(logits.device());  // (B, T)
@@ -43,11 +40,11 @@ EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_
             logits.reshape({B * T, V}), safe_targets.reshape({B * T}),
             torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
             .reshape({B, T}) *
-        mask;                                                                  // (B, T)
-    torch::Tensor hit = logits.argmax(-1).eq(safe_targets).logical_and(mask);  // (B, T)
-    torch::Tensor nll_ex = nll.to(torch::kFloat64).sum(1).cpu();               // (B)
-    torch::Tensor hit_ex = hit.sum(1).cpu();                                   // (B)
-    torch::Tensor cnt_ex = mask.sum(1).cpu();                                  // (B)
+        mask;                                                     // (B, T)
+    torch::Tensor hit = correct_predictions(logits, targets);     // (B, T)
+    torch::Tensor nll_ex = nll.to(torch::kFloat64).sum(1).cpu();  // (B)
+    torch::Tensor hit_ex = hit.sum(1).cpu();                      // (B)
+    torch::Tensor cnt_ex = mask.sum(1).cpu();                     // (B)
     for (int64_t i = 0; i < B; ++i) {
       const double n = nll_ex[i].item<double>();
       const int64_t h = hit_ex[i].item<int64_t>(), c = cnt_ex[i].item<int64_t>();
@@ -62,7 +59,9 @@ EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_
 }
 
 EvalResult evaluate(Transformer& model, const Dataset& data, int64_t pad_id, const EvalOptions& o) {
-  return evaluate([&](const torch::Tensor& ids) { return model->forward(ids); }, data, pad_id, o);
+  const torch::Device device = model->head_weight().device();
+  return evaluate([&](const torch::Tensor& ids) { return model->forward(ids.to(device)); }, data,
+                  pad_id, o);
 }
 
 }  // namespace ptune

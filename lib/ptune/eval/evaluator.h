@@ -26,8 +26,7 @@ struct EvalOptions {
   std::function<void(int64_t index, const EvalResult&)> per_example;
 };
 
-// How to get logits for a batch; defaults to model.forward. Methods that change the
-// forward (prefix tuning) pass their own.
+// How to get logits (B, T, V) fp32 for a batch's input ids (B, T), which are on the CPU.
 using LogitsFn = std::function<torch::Tensor(const torch::Tensor& input_ids)>;
 
 EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_id,

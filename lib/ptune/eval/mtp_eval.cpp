@@ -16,13 +16,10 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
   const int64_t K = heads.n_heads();
   std::vector<double> nll(K, 0.0);
   std::vector<int64_t> hits(K, 0), count(K, 0);
-  int64_t batches = 0;
-  for (size_t start = 0; start < data.size(); start += o.batch_size) {
-    if (o.max_batches > 0 && batches++ >= o.max_batches) break;
-    std::vector<const Example*> chunk;
-    for (size_t i = start; i < std::min(data.size(), start + o.batch_size); ++i)
-      chunk.push_back(&data[i]);
-    Batch b = collate(chunk, pad_id);
+  const torch::Device device = model->head_weight().device();
+  for (Batch b : in_order_batches(data, o.batch_size, pad_id, o.max_batches)) {
+    b.input_ids = b.input_ids.to(device);
+    b.targets = b.targets.to(device);
     auto trunk = model->hidden(b.input_ids);  // (B, T, d)
     torch::Tensor prev = trunk;
     for (int64_t k = 1; k <= K; ++k) {
@@ -31,7 +28,7 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
       auto targets = head_targets(b.targets, k);     // (B, T)
       auto mask = targets.ne(kIgnoreIndex);
       nll[k - 1] += lm_loss_sum(logits, targets).item<double>();
-      hits[k - 1] += logits.argmax(-1).eq(targets).logical_and(mask).sum().item<int64_t>();
+      hits[k - 1] += correct_predictions(logits, targets).sum().item<int64_t>();
       count[k - 1] += mask.sum().item<int64_t>();
       prev = h;
     }

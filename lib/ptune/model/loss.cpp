@@ -16,6 +16,10 @@ torch::Tensor lm_loss_sum(const torch::Tensor& logits, const torch::Tensor& targ
       F::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex).reduction(torch::kSum));
 }
 
+torch::Tensor correct_predictions(const torch::Tensor& logits, const torch::Tensor& targets) {
+  return logits.argmax(-1).eq(targets).logical_and(targets.ne(kIgnoreIndex));
+}
+
 torch::Tensor lm_loss(const torch::Tensor& logits, const torch::Tensor& targets) {
   // Divide by max(count, 1): no targets gives 0, not NaN; no host sync.
   auto count = targets.ne(kIgnoreIndex).sum().clamp_min(1).to(torch::kFloat);

@@ -11,4 +11,7 @@ namespace ptune {
 torch::Tensor lm_loss(const torch::Tensor& logits, const torch::Tensor& targets);
 torch::Tensor lm_loss_sum(const torch::Tensor& logits, const torch::Tensor& targets);
 
+// (B, T) bool: the argmax of logits (B, T, V) is the target, where the target is not ignored.
+torch::Tensor correct_predictions(const torch::Tensor& logits, const torch::Tensor& targets);
+
 }  // namespace ptune

@@ -52,7 +52,7 @@ double MtpObjective::forward_backward(Transformer& model, const Batch& b, int64_
       torch::NoGradGuard no_grad;
       auto mask = targets.ne(kIgnoreIndex);
       ce_sum_[head - 1] += ce_v;
-      correct_[head - 1] += logits.argmax(-1).eq(targets).logical_and(mask).sum().item<int64_t>();
+      correct_[head - 1] += correct_predictions(logits, targets).sum().item<int64_t>();
       count_[head - 1] += mask.sum().item<int64_t>();
     }
     // As the plain trainer computes it (sum / step targets), so lambda = 0 is bit-exact.

@@ -74,6 +74,7 @@ void prune_checkpoints(const std::string& dir, int64_t keep_last) {
 
 // Everything a run trains with, built from the recipe before the first step.
 struct Run {
+  Run(RunContext c, Tokenizer t) : ctx(std::move(c)), tok(std::move(t)) {}
   RunContext ctx;
   Tokenizer tok;
   ModelConfig cfg;
@@ -89,8 +90,9 @@ struct Run {
 };
 
 Run set_up(const Recipe& r) {
-  Run run{RunContext::start(static_cast<int>(r.train.threads), r.train.device, r.train.seed),
-          prepare_tokenizer(r.tokenizer)};
+  RunContext ctx =
+      RunContext::start(static_cast<int>(r.train.threads), r.train.device, r.train.seed);
+  Run run(std::move(ctx), prepare_tokenizer(r.tokenizer));
   const torch::Device device = run.ctx.device;
   run.cfg = resolve_model_config(r.model, run.tok);
   check_memory(training_memory(run.cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len,
