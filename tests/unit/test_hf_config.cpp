@@ -132,6 +132,11 @@ TEST(HfConfig, MissingOptionalFieldsTakeHfDefaults) {
 }
 
 TEST(HfConfig, ErrorsNameFileFieldExpectedAndGot) {
+  // A field of the wrong type is a corrupt file (exit 1); a value ptune cannot run, a usage
+  // error (exit 2).
+  auto corrupt = [](const std::string& extra) {
+    return error_of([&] { from_text(std::string("{") + kDims + extra + "}"); }, ErrorKind::Runtime);
+  };
   auto err = [](const std::string& extra) {
     return error_of([&] { from_text(std::string("{") + kDims + extra + "}"); }, ErrorKind::Usage);
   };
@@ -140,18 +145,18 @@ TEST(HfConfig, ErrorsNameFileFieldExpectedAndGot) {
                   from_text(R"({"vocab_size": 1, "hidden_size": 8, "intermediate_size": 8,
                                         "num_hidden_layers": 1, "num_attention_heads": "eight"})");
                 },
-                ErrorKind::Usage),
+                ErrorKind::Runtime),
             "config.json: num_attention_heads must be an integer, got \"eight\"");
-  EXPECT_EQ(error_of([] { from_text(R"({"vocab_size": 1})"); }, ErrorKind::Usage),
+  EXPECT_EQ(error_of([] { from_text(R"({"vocab_size": 1})"); }, ErrorKind::Runtime),
             "config.json: missing required field hidden_size (an integer)");
-  EXPECT_EQ(err(R"(, "rms_norm_eps": "tiny")"),
+  EXPECT_EQ(corrupt(R"(, "rms_norm_eps": "tiny")"),
             "config.json: rms_norm_eps must be a number, got \"tiny\"");
   EXPECT_EQ(err(R"(, "rope_scaling": {"rope_type": "longrope"})"),
             "config.json: rope_scaling.rope_type must be one of default, linear, dynamic, llama3, "
             "yarn, got \"longrope\"");
-  EXPECT_EQ(err(R"(, "rope_scaling": {"rope_type": "linear", "factor": "x"})"),
+  EXPECT_EQ(corrupt(R"(, "rope_scaling": {"rope_type": "linear", "factor": "x"})"),
             "config.json: rope_scaling.factor must be a number, got \"x\"");
-  EXPECT_EQ(err(R"(, "eos_token_id": [])"),
+  EXPECT_EQ(corrupt(R"(, "eos_token_id": [])"),
             "config.json: eos_token_id must be an integer or a non-empty list of integers, got []");
   EXPECT_EQ(err(R"(, "hidden_act": "gelu")"),
             "config.json: hidden_act must be \"silu\" (SwiGLU), got \"gelu\"");
@@ -161,7 +166,7 @@ TEST(HfConfig, ErrorsNameFileFieldExpectedAndGot) {
 
   test::TempDir dir;
   test::write_text(dir / "config.json", "{ not json");
-  EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "config.json"); }, ErrorKind::Usage),
+  EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "config.json"); }, ErrorKind::Runtime),
                   dir / "config.json: not valid JSON");
   EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "none.json"); }),
                   dir / "none.json: cannot read");

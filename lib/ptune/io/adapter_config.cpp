@@ -8,21 +8,12 @@
 
 #include "ptune/core/error.h"
 #include "ptune/io/fs.h"
+#include "ptune/io/json_fields.h"
 
 namespace ptune {
 namespace {
 
 using nlohmann::json;
-
-template <class T>
-void get(const json& j, const char* key, T& out, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) return;
-  try {
-    out = j[key].get<T>();
-  } catch (const json::exception&) {
-    runtime_error("{}: field '{}' has the wrong type: {}", where, key, j[key].dump());
-  }
-}
 
 bool is_set(const json& j, const char* key) {
   if (!j.contains(key)) return false;
@@ -37,48 +28,43 @@ AdapterFileConfig read_adapter_config(const std::string& dir) {
   const std::string path = dir + "/" + kAdapterConfigFile;
   if (!std::filesystem::exists(path))
     usage_error("{}: not an adapter directory (no {})", dir, kAdapterConfigFile);
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    runtime_error("{}: not valid JSON ({})", path, e.what());
-  }
-  if (!j.is_object()) runtime_error("{}: expected a JSON object", path);
+  const json j = read_json_object(path);
+  const JsonFields f(j, path);
   AdapterFileConfig c;
-  get(j, "peft_type", c.peft_type, path);
+  c.peft_type = f.string("peft_type", "");
   if (c.peft_type.empty()) runtime_error("{}: missing field 'peft_type'", path);
-  get(j, "task_type", c.task_type, path);
-  get(j, "base_model_name_or_path", c.base_model_name_or_path, path);
-  get(j, "r", c.r, path);
-  get(j, "lora_alpha", c.lora_alpha, path);
-  get(j, "lora_dropout", c.lora_dropout, path);
-  if (j.contains("target_modules") && j["target_modules"].is_string())
+  c.task_type = f.string("task_type", c.task_type);
+  c.base_model_name_or_path = f.string("base_model_name_or_path", "");
+  c.r = f.integer("r", c.r);
+  c.lora_alpha = f.number("lora_alpha", c.lora_alpha);
+  c.lora_dropout = f.number("lora_dropout", c.lora_dropout);
+  if (f.has("target_modules") && j["target_modules"].is_string())
     c.target_regex = j["target_modules"].get<std::string>();
   else
-    get(j, "target_modules", c.target_modules, path);
-  get(j, "use_rslora", c.use_rslora, path);
-  get(j, "fan_in_fan_out", c.fan_in_fan_out, path);
-  get(j, "bias", c.bias, path);
-  get(j, "use_dora", c.use_dora, path);
-  get(j, "modules_to_save", c.modules_to_save, path);
-  if (j.contains("layers_to_transform") && j["layers_to_transform"].is_number_integer())
+    c.target_modules = f.strings("target_modules", {});
+  c.use_rslora = f.boolean("use_rslora", c.use_rslora);
+  c.fan_in_fan_out = f.boolean("fan_in_fan_out", c.fan_in_fan_out);
+  c.bias = f.string("bias", c.bias);
+  c.use_dora = f.boolean("use_dora", c.use_dora);
+  c.modules_to_save = f.strings("modules_to_save", {});
+  if (f.has("layers_to_transform") && j["layers_to_transform"].is_number_integer())
     c.layers_to_transform = {j["layers_to_transform"].get<int64_t>()};
   else
-    get(j, "layers_to_transform", c.layers_to_transform, path);
+    c.layers_to_transform = f.integers("layers_to_transform", {});
   for (const char* key : {"rank_pattern", "alpha_pattern", "layers_pattern", "exclude_modules",
                           "lora_bias", "target_parameters"})
     if (is_set(j, key) && c.unsupported.empty()) c.unsupported = key;
-  get(j, "num_virtual_tokens", c.num_virtual_tokens, path);
-  get(j, "token_dim", c.token_dim, path);
-  get(j, "num_layers", c.num_layers, path);
-  get(j, "num_attention_heads", c.num_attention_heads, path);
-  get(j, "encoder_hidden_size", c.encoder_hidden_size, path);
-  get(j, "prefix_projection", c.prefix_projection, path);
-  get(j, "bottleneck", c.bottleneck, path);
-  get(j, "placement", c.placement, path);
-  get(j, "activation", c.activation, path);
-  get(j, "dropout", c.dropout, path);
-  get(j, "hidden_size", c.hidden_size, path);
+  c.num_virtual_tokens = f.integer("num_virtual_tokens", 0);
+  c.token_dim = f.integer("token_dim", 0);
+  c.num_layers = f.integer("num_layers", 0);
+  c.num_attention_heads = f.integer("num_attention_heads", 0);
+  c.encoder_hidden_size = f.integer("encoder_hidden_size", 0);
+  c.prefix_projection = f.boolean("prefix_projection", false);
+  c.bottleneck = f.integer("bottleneck", 0);
+  c.placement = f.strings("placement", {});
+  c.activation = f.string("activation", "");
+  c.dropout = f.number("dropout", 0.0);
+  c.hidden_size = f.integer("hidden_size", 0);
   return c;
 }
 

@@ -8,60 +8,19 @@
 
 #include "ptune/core/error.h"
 #include "ptune/io/fs.h"
+#include "ptune/io/json_fields.h"
 
 namespace ptune {
 namespace {
 
 using nlohmann::json;
 
-// Typed field access that names the file and field in every error.
-struct Fields {
-  const json& j;
-  const std::string& where;
-  std::string prefix;  // "" or "rope_scaling."
-
-  bool has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
-
-  int64_t integer(const char* key, int64_t fallback) const {
-    if (!has(key)) return fallback;
-    const json& v = j[key];
-    if (!v.is_number_integer())
-      usage_error("{}: {}{} must be an integer, got {}", where, prefix, key, v.dump());
-    return v.get<int64_t>();
-  }
-  int64_t required_integer(const char* key) const {
-    if (!has(key)) usage_error("{}: missing required field {}{} (an integer)", where, prefix, key);
-    return integer(key, 0);
-  }
-  double number(const char* key, double fallback) const {
-    if (!has(key)) return fallback;
-    const json& v = j[key];
-    if (!v.is_number())
-      usage_error("{}: {}{} must be a number, got {}", where, prefix, key, v.dump());
-    return v.get<double>();
-  }
-  bool boolean(const char* key, bool fallback) const {
-    if (!has(key)) return fallback;
-    const json& v = j[key];
-    if (!v.is_boolean())
-      usage_error("{}: {}{} must be true or false, got {}", where, prefix, key, v.dump());
-    return v.get<bool>();
-  }
-  std::string string(const char* key, const std::string& fallback) const {
-    if (!has(key)) return fallback;
-    const json& v = j[key];
-    if (!v.is_string())
-      usage_error("{}: {}{} must be a string, got {}", where, prefix, key, v.dump());
-    return v.get<std::string>();
-  }
-};
-
 // rope_scaling / rope_parameters object -> RopeScaling (+ rope_theta when inside it).
 RopeScaling read_rope(const json& r, const std::string& where, const std::string& name,
                       double* rope_theta) {
   if (!r.is_object())
-    usage_error("{}: {} must be an object or null, got {}", where, name, r.dump());
-  Fields f{r, where, name + "."};
+    runtime_error("{}: {} must be an object or null, got {}", where, name, r.dump());
+  JsonFields f(r, where, name + ".");
   RopeScaling s;
   const std::string type = f.string("rope_type", f.string("type", "default"));
   if (auto t = parse_choice<RopeType>(type))
@@ -79,14 +38,13 @@ RopeScaling read_rope(const json& r, const std::string& where, const std::string
 }
 
 // Token ids may be null (none) or, for eos, a list (the first one is used).
-int64_t token_id(const Fields& f, const char* key, int64_t fallback) {
-  if (!f.j.contains(key)) return fallback;
-  const json& v = f.j[key];
+int64_t token_id(const JsonFields& f, const json& j, const char* key, int64_t fallback) {
+  if (!j.contains(key)) return fallback;
+  const json& v = j[key];
   if (v.is_null()) return -1;
   if (v.is_array()) {
     if (v.empty() || !v[0].is_number_integer())
-      usage_error("{}: {} must be an integer or a non-empty list of integers, got {}", f.where, key,
-                  v.dump());
+      f.wrong(key, "an integer or a non-empty list of integers");
     return v[0].get<int64_t>();
   }
   return f.integer(key, fallback);
@@ -95,8 +53,8 @@ int64_t token_id(const Fields& f, const char* key, int64_t fallback) {
 }  // namespace
 
 ModelConfig model_config_from_json(const json& j, const std::string& where) {
-  if (!j.is_object()) usage_error("{}: expected a JSON object, got {}", where, j.type_name());
-  Fields f{j, where, ""};
+  if (!j.is_object()) runtime_error("{}: expected a JSON object, got {}", where, j.type_name());
+  JsonFields f(j, where);
   ModelConfig c;
   c.vocab_size = f.required_integer("vocab_size");
   c.hidden_size = f.required_integer("hidden_size");
@@ -108,9 +66,9 @@ ModelConfig model_config_from_json(const json& j, const std::string& where) {
   c.max_position_embeddings = f.integer("max_position_embeddings", 2048);
   c.rms_norm_eps = f.number("rms_norm_eps", 1e-6);
   c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
-  c.bos_token_id = token_id(f, "bos_token_id", 1);
-  c.eos_token_id = token_id(f, "eos_token_id", 2);
-  c.pad_token_id = token_id(f, "pad_token_id", -1);
+  c.bos_token_id = token_id(f, j, "bos_token_id", 1);
+  c.eos_token_id = token_id(f, j, "eos_token_id", 2);
+  c.pad_token_id = token_id(f, j, "pad_token_id", -1);
   c.torch_dtype = f.string("torch_dtype", f.string("dtype", "float32"));
 
   c.rope_theta = f.number("rope_theta", 10000.0);
@@ -174,14 +132,7 @@ json model_config_to_json(const ModelConfig& c) {
 }
 
 ModelConfig read_hf_config(const std::string& path) {
-  std::string text = read_file(path);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    usage_error("{}: not valid JSON: {}", path, e.what());
-  }
-  return model_config_from_json(j, path);
+  return model_config_from_json(read_json_object(path), path);
 }
 
 void write_hf_config(const std::string& path, const ModelConfig& c) {

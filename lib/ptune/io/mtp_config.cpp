@@ -5,6 +5,7 @@
 
 #include "ptune/core/error.h"
 #include "ptune/io/fs.h"
+#include "ptune/io/json_fields.h"
 
 namespace ptune {
 
@@ -18,28 +19,14 @@ void write_mtp_config(const std::string& path, const MtpConfig& c) {
 }
 
 MtpConfig read_mtp_config(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    runtime_error("{}: not valid JSON: {}", path, e.what());
-  }
-  if (!j.is_object()) runtime_error("{}: expected a JSON object, got {}", path, j.type_name());
+  const nlohmann::json j = read_json_object(path);
+  const JsonFields f(j, path);
   MtpConfig c;
-  auto field = [&](const char* key, auto& out) {
-    if (!j.contains(key)) return;
-    try {
-      j.at(key).get_to(out);
-    } catch (const nlohmann::json::exception&) {
-      runtime_error("{}: field '{}' has the wrong type: {}", path, key, j.at(key).dump());
-    }
-  };
-  std::string style;
-  field("style", style);
-  field("heads", c.heads);
-  field("loss_weight", c.loss_weight);
-  field("head_decay", c.head_decay);
-  field("train_base", c.train_base);
+  const std::string style = f.string("style", "");
+  c.heads = f.integer("heads", c.heads);
+  c.loss_weight = f.number("loss_weight", c.loss_weight);
+  c.head_decay = f.number("head_decay", c.head_decay);
+  c.train_base = f.boolean("train_base", c.train_base);
   const auto parsed = parse_choice<MtpStyle>(style);
   if (!parsed || *parsed == MtpStyle::kNone)
     runtime_error("{}: style must be parallel or sequential, got '{}'", path, style);
