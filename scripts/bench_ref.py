@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Eager PyTorch reference for scripts/bench.sh: the same model (tests/parity/llama_ref.py),
+"""Eager PyTorch reference for scripts/bench.sh: the same model (tests/reference/llama_ref.py),
 the same step (forward, CE loss, backward, grad clip 1.0, AdamW) and the same thread count as
 `ptune bench`, printing one JSON line with the same keys.
 
@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "parity"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "reference"))
 from llama_ref import LlamaForCausalLM  # noqa: E402
 
 

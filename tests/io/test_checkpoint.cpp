@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "io_test_helpers.h"
+#include "error_helpers.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/fs.h"
 #include "ptune/model/weights.h"

@@ -1,4 +1,4 @@
-// Parity of the C++ LLaMA with tests/parity/llama_ref.py, a PyTorch reference written from
+// Parity of the C++ LLaMA with tests/reference/llama_ref.py, a PyTorch reference written from
 // the HF definition: logits, mean CE loss and every gradient in fp32 on random weights
 // (untied, tied, GQA, llama3 RoPE scaling, position offset, PEFT-style K/V prefixes).
 #include <gtest/gtest.h>
@@ -99,7 +99,7 @@ void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0
   cfg["num_prefix_layers"] = n_prefix > 0 ? c.num_hidden_layers : 0;
   test::write_text(dir / "config.json", cfg.dump());
   auto r = test::run_shell(std::string(PTUNE_PYTHON) + " " + PTUNE_SOURCE_DIR +
-                           "/tests/parity/llama_ref.py " + (dir / "config.json") + " " +
+                           "/tests/reference/llama_ref.py " + (dir / "config.json") + " " +
                            (dir / "in.pt") + " " + (dir / "out.pt"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
 

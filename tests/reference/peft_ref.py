@@ -1,6 +1,6 @@
 """PEFT reference for ptune's adapter files, written from PEFT's formulas (peft is not
 installed): reads a base checkpoint dir and an adapter dir as PEFT would and computes logits
-with tests/parity/llama_ref.py's HF-style LLaMA.
+with tests/reference/llama_ref.py's HF-style LLaMA.
 
 LORA: every targeted nn.Linear becomes base(x) + lora_B(lora_A(x)) * scaling (PEFT
 tuners/lora/layer.py), scaling = lora_alpha / r or lora_alpha / sqrt(r) (use_rslora).

@@ -2,7 +2,7 @@
 // that name the file and field.
 #include <gtest/gtest.h>
 
-#include "io_test_helpers.h"
+#include "error_helpers.h"
 #include "ptune/io/hf_config.h"
 #include "test_util.h"
 

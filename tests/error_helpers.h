@@ -1,4 +1,4 @@
-// Helpers shared by the io tests: capture a ptune::Error's message and kind.
+// Test helper: capture a ptune::Error's message and kind.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -3,7 +3,7 @@
 // "needs about X GB, this machine has Y GB".
 #include <gtest/gtest.h>
 
-#include "io_test_helpers.h"
+#include "error_helpers.h"
 #include "ptune/load/memory_estimate.h"
 #include "ptune/mtp/loss.h"
 #include "ptune/peft/method.h"

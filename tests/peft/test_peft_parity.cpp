@@ -1,4 +1,4 @@
-// Parity of ptune's adapter files with tests/parity/peft_ref.py, which applies them by
+// Parity of ptune's adapter files with tests/reference/peft_ref.py, which applies them by
 // PEFT's formulas on llama_ref.py's LLaMA: a LoRA adapter (unmerged in Python) against the
 // C++ merged checkpoint from merge_lora, and prefix tuning (prompt_embeddings as
 // past_key_values, no RoPE on the prefix, positions offset by P) against the C++ forward,
@@ -62,7 +62,7 @@ struct PeftRun {
     auto bytes = torch::pickle_save(c10::IValue(in));
     std::ofstream(dir / "in.pt", std::ios::binary).write(bytes.data(), bytes.size());
     auto r = test::run_shell(std::string(PTUNE_PYTHON) + " " + PTUNE_SOURCE_DIR +
-                             "/tests/parity/peft_ref.py " + (dir / "base") + " " +
+                             "/tests/reference/peft_ref.py " + (dir / "base") + " " +
                              (dir / "adapter") + " " + (dir / "in.pt") + " " + (dir / "out.pt"));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return torch::pickle_load(read_bytes(dir / "out.pt")).toGenericDict();

@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "io_test_helpers.h"
+#include "error_helpers.h"
 #include "ptune/io/safetensors.h"
 #include "test_util.h"
 

@@ -8,7 +8,7 @@
 
 #include <sstream>
 
-#include "io_test_helpers.h"
+#include "error_helpers.h"
 #include "ptune/core/context.h"
 #include "ptune/train/fused_adamw.h"
 #include "ptune/train/optimizer.h"
