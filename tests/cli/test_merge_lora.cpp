@@ -9,7 +9,7 @@
 
 #include "ptune/io/adapter_config.h"
 #include "ptune/io/checkpoint.h"
-#include "ptune/model/weights.h"
+#include "ptune/io/weights.h"
 #include "ptune/peft/method.h"
 #include "tiny_run.h"
 

@@ -8,7 +8,7 @@
 #include "error_helpers.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/fs.h"
-#include "ptune/model/weights.h"
+#include "ptune/io/weights.h"
 #include "test_util.h"
 
 namespace ptune {

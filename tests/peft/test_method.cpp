@@ -12,7 +12,7 @@
 #include "ptune/core/error.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/model/loss.h"
-#include "ptune/model/weights.h"
+#include "ptune/io/weights.h"
 #include "ptune/peft/lora.h"
 #include "ptune/peft/peft_model.h"
 #include "ptune/peft/prefix.h"

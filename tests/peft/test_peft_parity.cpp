@@ -12,7 +12,7 @@
 
 #include "ptune/io/checkpoint.h"
 #include "ptune/model/pretrained.h"
-#include "ptune/model/weights.h"
+#include "ptune/io/weights.h"
 #include "ptune/peft/lora_file.h"
 #include "ptune/peft/method.h"
 #include "test_util.h"

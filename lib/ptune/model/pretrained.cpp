@@ -2,7 +2,7 @@
 #include "ptune/model/pretrained.h"
 
 #include "ptune/io/checkpoint.h"
-#include "ptune/model/weights.h"
+#include "ptune/io/weights.h"
 
 namespace ptune {
 

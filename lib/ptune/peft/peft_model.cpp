@@ -5,7 +5,7 @@
 
 #include "ptune/core/error.h"
 #include "ptune/io/checkpoint.h"
-#include "ptune/model/weights.h"
+#include "ptune/io/weights.h"
 #include "ptune/peft/adapter.h"
 #include "ptune/peft/lora.h"
 #include "ptune/peft/lora_file.h"

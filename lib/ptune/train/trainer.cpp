@@ -24,7 +24,7 @@
 #include "ptune/load/memory_estimate.h"
 #include "ptune/model/loss.h"
 #include "ptune/model/pretrained.h"
-#include "ptune/model/weights.h"
+#include "ptune/io/weights.h"
 #include "ptune/mtp/heads_io.h"
 #include "ptune/mtp/loss.h"
 #include "ptune/peft/method.h"

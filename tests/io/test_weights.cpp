@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "ptune/io/checkpoint.h"
-#include "ptune/model/weights.h"
+#include "ptune/io/weights.h"
 #include "test_util.h"
 
 using namespace ptune;

@@ -1,7 +1,7 @@
 // Loading checkpoint tensors into HF-named parameters: names are the checkpoint keys, so
 // there is no translation table; shapes must match exactly, dtypes are cast on copy. A CPU
 // tensor of the parameter's dtype is not copied at all: the parameter views the mapping.
-#include "ptune/model/weights.h"
+#include "ptune/io/weights.h"
 
 #include <set>
 
