@@ -37,6 +37,10 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
                     "compute dtype, default fp32 (fp16 with loss scaling; auto: bf16 where native)",
                     {"auto"}, [o](const std::string&) { o->precision.dtype_was_auto = true; });
   cmd->add_option("--device", o->device, "cpu | cuda | auto")->capture_default_str();
+  cmd->add_option("--loss-chunk", o->loss_chunk,
+                  "positions per chunk of the LM loss's logits (0 = all at once)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--profile", o->profile,
                   "write a Chrome trace (chrome://tracing) of the timed steps to FILE");
   cmd->add_flag("--autocast", o->autocast,
@@ -60,6 +64,7 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
                               {"method", std::string(name_of(o->method.type))},
                               {"dtype", std::string(name_of(o->precision.dtype))},
                               {"device", o->device},
+                              {"loss_chunk", o->loss_chunk},
                               {"autocast", static_cast<int64_t>(o->autocast)},
                               {"params", r.params},
                               {"trainable", r.trainable},

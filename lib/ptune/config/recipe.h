@@ -164,6 +164,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   int64_t threads = 0;         // 0 = all cores
   std::string device = "cpu";  // cpu | cuda | auto
+  int64_t loss_chunk = 1024;   // positions per chunk of the LM loss's logits; 0 = all at once
 };
 
 struct OutputConfig {

@@ -150,6 +150,7 @@ void check_training(Checker& c, const Recipe& r) {
   c.at_least<int64_t>("train.keep_last", t.keep_last, 1);
   c.above<int64_t>("train.log_every", t.log_every, 0);
   c.at_least<int64_t>("train.threads", t.threads, 0);
+  c.at_least<int64_t>("train.loss_chunk", t.loss_chunk, 0);
   c.one_of("train.device", t.device, {"cpu", "cuda", "auto"});
 
   c.required("output.dir", r.output.dir, "the run's output directory");

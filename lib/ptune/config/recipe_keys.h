@@ -135,6 +135,7 @@ void visit_recipe(V& v, R& r) {
     v.field("seed", t.seed);
     v.field("threads", t.threads);
     v.field("device", t.device);
+    v.field("loss_chunk", t.loss_chunk);
   });
   v.section("output", [&] {
     v.field("dir", r.output.dir);

@@ -5,7 +5,8 @@
 //   optimizer    12 N_t                          fp32 gradient + AdamW exp_avg, exp_avg_sq
 //   activations  L B T (4d + 2q + 2kv + 3I) s    what each layer keeps for backward
 //                + L B H T (T/2) s               attention probabilities (causal half)
-//                + 8 B T V                       fp32 logits and their log-softmax
+//                + 8 R V                         fp32 logits and their gradient, R = B T or
+//                                                the loss chunk (train.loss_chunk)
 //   data         16 B T grad_accum               int64 input ids and targets of a step's batches
 // Inference keeps no activations: one layer's temporaries, B T (2d + 3I) s + B H T (T/8) s
 // (attention in row chunks), and the logits; its K/V cache is 2 L kv positions s.
@@ -122,7 +123,8 @@ ParamCount count_training_params(const ModelConfig& c, const MethodConfig& m,
 }
 
 MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const MtpConfig& mtp,
-                            int64_t batch, int64_t seq, int64_t grad_accum, DType dtype) {
+                            int64_t batch, int64_t seq, int64_t grad_accum, DType dtype,
+                            int64_t loss_chunk) {
   const ParamCount params = count_training_params(c, m, mtp);
   const double s = compute_bytes(dtype), tokens = static_cast<double>(batch) * seq;
   const double d = c.hidden_size, I = c.intermediate_size, hd = c.resolved_head_dim();
@@ -136,7 +138,12 @@ MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const M
   MemoryNeeds n;
   n.weights = 4 * params.total + rope_table_bytes(c);
   n.optimizer = 12 * params.trainable;
-  n.activations = layers * per_layer + 8 * tokens * static_cast<double>(c.vocab_size);
+  // The LM loss's fp32 logits: all positions at once, or one chunk (not with MTP heads, which
+  // compute the LM logits whole).
+  const double logit_rows = loss_chunk > 0 && mtp.style == MtpStyle::kNone
+                                ? std::min<double>(tokens, loss_chunk)
+                                : tokens;
+  n.activations = layers * per_layer + 8 * logit_rows * static_cast<double>(c.vocab_size);
   n.data = 16 * tokens * static_cast<double>(grad_accum);
   return n;
 }

@@ -32,9 +32,11 @@ struct ParamCount {
 ParamCount count_training_params(const ModelConfig& c, const MethodConfig& m, const MtpConfig& mtp);
 
 // Training (train, bench): micro-batches of `batch` x `seq` tokens, `grad_accum` of them held per
-// step, computed in `dtype` (fp32 | bf16 | fp16).
+// step, computed in `dtype` (fp32 | bf16 | fp16), the LM loss `loss_chunk` positions at a time
+// (0 = all at once).
 MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const MtpConfig& mtp,
-                            int64_t batch, int64_t seq, int64_t grad_accum, DType dtype);
+                            int64_t batch, int64_t seq, int64_t grad_accum, DType dtype,
+                            int64_t loss_chunk = 0);
 
 // Inference in fp32 (eval, generate): a forward of `batch` x `seq` tokens without gradients, and a
 // K/V cache of `cache_positions`; both 0 = the weights alone.

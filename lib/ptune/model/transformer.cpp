@@ -8,6 +8,7 @@
 #include "ptune/config/size_limits.h"
 #include "ptune/core/error.h"
 #include "ptune/model/attention.h"
+#include "ptune/model/loss.h"
 #include "ptune/model/rope.h"
 
 namespace ptune {
@@ -101,6 +102,13 @@ torch::Tensor TransformerImpl::logits(const torch::Tensor& h) {
   // (B, T, d) -> (B, T, vocab) fp32
   auto out = lm_head ? lm_head->forward(h) : mixed_linear(h, model->embed_tokens->weight);
   return out.to(torch::kFloat);
+}
+
+torch::Tensor TransformerImpl::loss_sum(const torch::Tensor& hidden, const torch::Tensor& targets,
+                                        int64_t rows) {
+  const bool plain_head = !lm_head || std::dynamic_pointer_cast<LinearImpl>(lm_head);
+  if (rows <= 0 || !plain_head) return lm_loss_sum(logits(hidden), targets);
+  return chunked_lm_loss_sum(hidden, head_weight(), targets, rows);
 }
 
 torch::Tensor TransformerImpl::head_weight() const {

@@ -48,6 +48,9 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor hidden(const torch::Tensor& input_ids, const ForwardArgs& args = {});
   // LM-head logits in fp32, (B, T, vocab).
   torch::Tensor logits(const torch::Tensor& hidden);
+  // lm_loss_sum(logits(hidden), targets), `rows` positions at a time (chunked_lm_loss_sum) when
+  // rows > 0 and the head is a plain weight; otherwise in one piece.
+  torch::Tensor loss_sum(const torch::Tensor& hidden, const torch::Tensor& targets, int64_t rows);
   torch::Tensor forward(const torch::Tensor& input_ids, const ForwardArgs& args = {}) {
     return logits(hidden(input_ids, args));
   }

@@ -49,9 +49,9 @@ BenchResult run_bench(const BenchOptions& o) {
         kMaxGemmDim / o.seq_len, o.batch_size, o.seq_len);
   const RunContext ctx = RunContext::start(o.threads, o.device, /*seed=*/0);
   const torch::Device device = ctx.device;
-  check_memory(
-      training_memory(o.arch, o.method, MtpConfig(), o.batch_size, o.seq_len, 1, o.precision.dtype),
-      device, "bench", "lower --batch, --seq or the model's sizes");
+  check_memory(training_memory(o.arch, o.method, MtpConfig(), o.batch_size, o.seq_len, 1,
+                               o.precision.dtype, o.loss_chunk),
+               device, "bench", "lower --batch, --seq or the model's sizes");
   auto method = make_method(o.method, o.arch);
   Transformer model(o.arch, method->builder());
   method->attach(model);
@@ -81,8 +81,8 @@ BenchResult run_bench(const BenchOptions& o) {
     if (o.autocast) at::autocast::clear_cache();
     for (auto& p : tensors) p.mutable_grad().reset();
     const auto t0 = Clock::now();
-    auto logits = model->forward(input);
-    auto loss = lm_loss(logits, targets);
+    auto loss = model->loss_sum(model->hidden(input), targets, o.loss_chunk) /
+                static_cast<double>(targets.numel());
     const auto t1 = Clock::now();
     (scaler ? scaler->scale(loss) : loss).backward();
     const auto t2 = Clock::now();

@@ -22,6 +22,7 @@ struct BenchOptions {
   bool autocast = false;       // bf16 on CPU via LibTorch autocast instead of explicit casts
                                // (for comparison; the trainer uses explicit casts)
   std::string profile;         // non-empty: write a Chrome trace of the timed steps here
+  int64_t loss_chunk = 1024;   // as train.loss_chunk
 };
 
 struct BenchResult {

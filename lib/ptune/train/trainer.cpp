@@ -21,10 +21,10 @@
 #include "ptune/eval/mtp_eval.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/fs.h"
+#include "ptune/io/weights.h"
 #include "ptune/load/memory_estimate.h"
 #include "ptune/model/loss.h"
 #include "ptune/model/pretrained.h"
-#include "ptune/io/weights.h"
 #include "ptune/mtp/heads_io.h"
 #include "ptune/mtp/loss.h"
 #include "ptune/peft/method.h"
@@ -96,7 +96,7 @@ Run set_up(const Recipe& r) {
   const torch::Device device = run.ctx.device;
   run.cfg = resolve_model_config(r.model, run.tok);
   check_memory(training_memory(run.cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len,
-                               r.train.grad_accum, r.precision.dtype),
+                               r.train.grad_accum, r.precision.dtype, r.train.loss_chunk),
                device, "train",
                "lower train.batch_size, data.seq_len or train.grad_accum, train fewer parameters "
                "(method.type: lora), or use a smaller model");
@@ -284,8 +284,9 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
             mtp->forward_backward(model, b, step_targets, scaler ? scaler->loss_scale() : 1.0);
         continue;
       }
-      torch::Tensor logits = model->forward(b.input_ids);
-      torch::Tensor loss = lm_loss_sum(logits, b.targets) / std::max<int64_t>(1, step_targets);
+      const torch::Tensor loss =
+          model->loss_sum(model->hidden(b.input_ids), b.targets, r.train.loss_chunk) /
+          std::max<int64_t>(1, step_targets);
       (scaler ? scaler->scale(loss) : loss).backward();
       loss_sum += loss.item<double>();
     }
