@@ -33,6 +33,8 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--threads", o->threads, "0 = all cores")->capture_default_str();
   add_choice<MethodType>(cmd, "--method", o->method.type, "fine-tuning method (default full)");
   cmd->add_option("--lora-r", o->method.lora.r)->capture_default_str();
+  add_choice<DType>(cmd, "--base-dtype", o->method.lora.base_dtype,
+                    "storage of LoRA's frozen base projections (default fp32)");
   add_choice<DType>(cmd, "--dtype", o->precision.dtype,
                     "compute dtype, default fp32 (fp16 with loss scaling; auto: bf16 where native)",
                     {"auto"}, [o](const std::string&) { o->precision.dtype_was_auto = true; });

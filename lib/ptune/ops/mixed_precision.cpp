@@ -30,6 +30,28 @@ struct EmulatedLinear : torch::autograd::Function<EmulatedLinear> {
   }
 };
 
+// x (N, in) @ w (out, in)^T for a frozen w stored in another dtype than x (a bf16 base under
+// fp32 activations, an fp32 base under bf16 ones): w is cast to x's dtype in the forward and
+// again in the backward, so the graph keeps w itself rather than a cast copy (for a bf16 base
+// under fp32 compute, twice its size), and keeps no x (w gets no gradient).
+struct FrozenCastLinear : torch::autograd::Function<FrozenCastLinear> {
+  static Tensor gemm(const Tensor& a, const Tensor& b_t) {  // a @ b_t, mixed_linear's rule
+    if (!emulates_gemm(a)) return torch::mm(a, b_t);
+    return torch::mm(a.to(torch::kFloat), b_t.to(torch::kFloat)).to(a.scalar_type());
+  }
+  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& x, const Tensor& w) {
+    ctx->save_for_backward({w});
+    ctx->saved_data["dtype"] = static_cast<int64_t>(x.scalar_type());
+    return gemm(x, w.to(x.scalar_type()).t());
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    const Tensor w = ctx->get_saved_variables()[0].to(dtype);  // (out, in)
+    return {gemm(grads[0].to(dtype), w), Tensor()};
+  }
+};
+
 }  // namespace
 
 bool emulates_gemm(const Tensor& t) {
@@ -39,6 +61,13 @@ bool emulates_gemm(const Tensor& t) {
 }
 
 Tensor mixed_linear(const Tensor& x, const Tensor& w) {
+  if (w.scalar_type() != x.scalar_type() && !w.requires_grad() && x.requires_grad() &&
+      torch::GradMode::is_enabled()) {
+    if (x.dim() == 2) return FrozenCastLinear::apply(x, w);  // a plain result: LoRA adds into it
+    auto sizes = x.sizes().vec();
+    sizes.back() = w.size(0);
+    return FrozenCastLinear::apply(x.reshape({-1, x.size(-1)}), w).view(sizes);
+  }
   const Tensor wc = w.scalar_type() == x.scalar_type() ? w : w.to(x.scalar_type());
   if (!emulates_gemm(x)) return torch::matmul(x, wc.t());
   auto sizes = x.sizes().vec();

@@ -25,7 +25,8 @@ inline bool is_cpu_half(const torch::Tensor& t) {
 // master weights under a bf16/fp16 compute dtype, or a frozen bf16 base under fp32
 // activations); the cast is differentiable, so w's own dtype receives its gradient. The
 // emulated GEMM saves x and w in their own (low) precision for the backward, whose two GEMMs
-// are emulated too.
+// are emulated too. A frozen w of another dtype is kept for the backward as it is stored and
+// cast again there: the graph holds no upcast copy of a frozen base.
 torch::Tensor mixed_linear(const torch::Tensor& x, const torch::Tensor& w);
 
 // SiLU; on CPU, fp16 and bf16 run in fp32 and round once: ATen 1.13's CPU bf16 silu rounds
