@@ -34,7 +34,8 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
   add_choice<MethodType>(cmd, "--method", o->method.type, "fine-tuning method (default full)");
   cmd->add_option("--lora-r", o->method.lora.r)->capture_default_str();
   add_choice<DType>(cmd, "--base-dtype", o->method.lora.base_dtype,
-                    "storage of LoRA's frozen base projections (default fp32)");
+                    "storage of LoRA's frozen base projections (default fp32)", {}, {},
+                    {"fp32", "bf16"});
   add_choice<DType>(cmd, "--dtype", o->precision.dtype,
                     "compute dtype, default fp32 (fp16 with loss scaling; auto: bf16 where native)",
                     {"auto"}, [o](const std::string&) { o->precision.dtype_was_auto = true; });

@@ -12,23 +12,16 @@
 
 namespace ptune::cli {
 
-// The non-empty names of E's table (core/choice.h), for CLI11's IsMember check.
-template <class E>
-std::vector<std::string> choice_list() {
-  std::vector<std::string> names;
-  for (const auto& c : choices(E{}))
-    if (*c.name) names.push_back(c.name);
-  return names;
-}
-
-// An option whose value is a name from E's table, parsed into `out` (which must outlive the
-// parse); `extra` names accepted besides the table's (e.g. "auto"), left to `on_extra`.
+// An option whose value is a name from E's table (core/choice.h), parsed into `out` (which must
+// outlive the parse); `extra` names accepted besides the table's (e.g. "auto"), left to `on_extra`;
+// `allowed` narrows the table's names where the option takes only some of them.
 template <class E, class Out>
 CLI::Option* add_choice(CLI::App* cmd, const std::string& flag, Out& out, const std::string& help,
                         std::vector<std::string> extra = {},
-                        std::function<void(const std::string&)> on_extra = {}) {
+                        std::function<void(const std::string&)> on_extra = {},
+                        std::vector<std::string> allowed = choice_name_list<E>()) {
   std::vector<std::string> names = extra;
-  for (const auto& n : choice_list<E>()) names.push_back(n);
+  for (const auto& n : allowed) names.push_back(n);
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : " | ") + n;
   return cmd

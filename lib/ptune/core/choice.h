@@ -7,6 +7,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ptune {
 
@@ -32,12 +33,20 @@ std::optional<E> parse_choice(std::string_view name) {
   return std::nullopt;
 }
 
+// The table's non-empty names, in table order.
+template <class E>
+std::vector<std::string> choice_name_list() {
+  std::vector<std::string> out;
+  for (const auto& c : choices(E{}))
+    if (*c.name) out.push_back(c.name);
+  return out;
+}
+
 // "a, b, c": the table's non-empty names, for messages.
 template <class E>
 std::string choice_names() {
   std::string out;
-  for (const auto& c : choices(E{}))
-    if (*c.name) out += (out.empty() ? "" : ", ") + std::string(c.name);
+  for (const auto& n : choice_name_list<E>()) out += (out.empty() ? "" : ", ") + n;
   return out;
 }
 

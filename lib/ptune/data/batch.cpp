@@ -36,17 +36,17 @@ Batch collate(const std::vector<const Example*>& examples, int64_t pad_id) {
   return b;
 }
 
-std::vector<Batch> in_order_batches(const Dataset& data, int64_t batch_size, int64_t pad_id,
-                                    int64_t max_batches) {
-  std::vector<Batch> out;
+void for_each_batch_in_order(const Dataset& data, int64_t batch_size, int64_t pad_id,
+                             int64_t max_batches, const std::function<void(Batch&)>& f) {
+  int64_t batches = 0;
   for (size_t start = 0; start < data.size(); start += batch_size) {
-    if (max_batches > 0 && static_cast<int64_t>(out.size()) >= max_batches) break;
+    if (max_batches > 0 && batches++ >= max_batches) break;
     std::vector<const Example*> chunk;
     for (size_t i = start; i < std::min(data.size(), start + batch_size); ++i)
       chunk.push_back(&data[i]);
-    out.push_back(collate(chunk, pad_id));
+    Batch b = collate(chunk, pad_id);
+    f(b);
   }
-  return out;
 }
 
 BatchIterator::BatchIterator(const Dataset& data, int64_t batch_size, uint64_t seed, bool shuffle,

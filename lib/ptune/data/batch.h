@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace ptune {
@@ -31,10 +32,10 @@ struct Batch {
 // Stacks examples into a right-padded batch (T = longest example).
 Batch collate(const std::vector<const Example*>& examples, int64_t pad_id);
 
-// The dataset in order, in batches of batch_size (the last may be smaller); the first
-// max_batches only when > 0. For evaluation.
-std::vector<Batch> in_order_batches(const Dataset& data, int64_t batch_size, int64_t pad_id,
-                                    int64_t max_batches = 0);
+// Calls f on the dataset in order, in batches of batch_size (the last may be smaller), the
+// first max_batches only when > 0; one batch exists at a time. For evaluation.
+void for_each_batch_in_order(const Dataset& data, int64_t batch_size, int64_t pad_id,
+                             int64_t max_batches, const std::function<void(Batch&)>& f);
 
 // Where a BatchIterator is: saved in checkpoints so a resumed run sees the same batches.
 struct DataPosition {

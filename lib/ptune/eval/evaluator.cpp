@@ -29,7 +29,7 @@ EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_
   torch::NoGradGuard no_grad;
   double nll_total = 0.0;
   int64_t correct_total = 0, tokens_total = 0, examples = 0;
-  for (const Batch& b : in_order_batches(data, o.batch_size, pad_id, o.max_batches)) {
+  for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& b) {
     torch::Tensor logits = logits_fn(b.input_ids);  // (B, T, V) fp32
     const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
     torch::Tensor targets = b.targets.to(logits.device());  // (B, T)
@@ -54,7 +54,7 @@ EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_
       if (o.per_example) o.per_example(examples, finish(n, h, c, 1));
       ++examples;
     }
-  }
+  });
   return finish(nll_total, correct_total, tokens_total, examples);
 }
 

@@ -17,7 +17,7 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
   std::vector<double> nll(K, 0.0);
   std::vector<int64_t> hits(K, 0), count(K, 0);
   const torch::Device device = model->head_weight().device();
-  for (Batch b : in_order_batches(data, o.batch_size, pad_id, o.max_batches)) {
+  for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& b) {
     b.input_ids = b.input_ids.to(device);
     b.targets = b.targets.to(device);
     auto trunk = model->hidden(b.input_ids);  // (B, T, d)
@@ -32,7 +32,7 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
       count[k - 1] += mask.sum().item<int64_t>();
       prev = h;
     }
-  }
+  });
   std::vector<HeadEval> out;
   for (int64_t k = 0; k < K; ++k) {
     const double n = static_cast<double>(std::max<int64_t>(1, count[k]));

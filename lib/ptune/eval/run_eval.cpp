@@ -63,7 +63,6 @@ EvalReport run_eval(const EvalCommand& c) {
   eo.batch_size = c.batch_size;
   eo.per_example = c.per_example;
   EvalReport out;
-  out.data = t.data.path;
   out.result = evaluate(model, data, m.tok.pad_id(), eo);
   const EvalResult& e = out.result;
   PTUNE_INFO("eval {}: loss {:.4f}, perplexity {:.2f}, accuracy {:.4f} over {} tokens", t.data.path,

@@ -27,7 +27,6 @@ struct EvalCommand {
 };
 
 struct EvalReport {
-  std::string data;  // the data file evaluated
   EvalResult result;
   std::vector<HeadEval> heads;  // empty without MTP heads
 };

@@ -14,18 +14,6 @@ namespace {
 
 using torch::Tensor;
 
-// a (M, K) @ b (N, K)^T in a's dtype by mixed_linear's rule (emulated GEMMs in fp32, rounded).
-Tensor gemm_nt(const Tensor& a, const Tensor& b) {
-  if (!emulates_gemm(a)) return torch::mm(a, b.t());
-  return torch::mm(a.to(torch::kFloat), b.to(torch::kFloat).t()).to(a.scalar_type());
-}
-
-// a (M, K) @ b (K, N) in a's dtype, same rule.
-Tensor gemm_nn(const Tensor& a, const Tensor& b) {
-  if (!emulates_gemm(a)) return torch::mm(a, b);
-  return torch::mm(a.to(torch::kFloat), b.to(torch::kFloat)).to(a.scalar_type());
-}
-
 struct ChunkedLmLoss : torch::autograd::Function<ChunkedLmLoss> {
   // h (N, d), w (V, d), targets (N) int64.
   static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& h, const Tensor& w,
@@ -35,7 +23,7 @@ struct ChunkedLmLoss : torch::autograd::Function<ChunkedLmLoss> {
     Tensor total = torch::zeros({}, h.options().dtype(torch::kFloat));
     for (int64_t s = 0; s < h.size(0); s += rows) {
       const int64_t n = std::min(rows, h.size(0) - s);
-      const Tensor logits = gemm_nt(h.narrow(0, s, n), wc).to(torch::kFloat);  // (n, V)
+      const Tensor logits = mixed_mm(h.narrow(0, s, n), wc.t()).to(torch::kFloat);  // (n, V)
       total += F::cross_entropy(
           logits, targets.narrow(0, s, n),
           F::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex).reduction(torch::kSum));
@@ -59,13 +47,13 @@ struct ChunkedLmLoss : torch::autograd::Function<ChunkedLmLoss> {
       const int64_t n = std::min(rows, h.size(0) - s);
       const Tensor hc = h.narrow(0, s, n), tc = targets.narrow(0, s, n);
       // d(sum CE)/d logits = softmax - onehot(target), zero where the target is ignored.
-      Tensor d = torch::softmax(gemm_nt(hc, wc).to(torch::kFloat), -1);  // (n, V) fp32
+      Tensor d = torch::softmax(mixed_mm(hc, wc.t()).to(torch::kFloat), -1);  // (n, V) fp32
       const Tensor keep = tc.ne(kIgnoreIndex);
       d.scatter_add_(1, tc.clamp_min(0).unsqueeze(1), -keep.to(torch::kFloat).unsqueeze(1));
       d.mul_(keep.to(torch::kFloat).unsqueeze(1)).mul_(g);
       const Tensor dl = d.to(h.scalar_type());  // the grad of .to(fp32): the compute dtype
-      if (dh.defined()) dh.narrow(0, s, n).copy_(gemm_nn(dl, wc));
-      if (dw.defined()) dw.add_(gemm_nn(dl.t().contiguous(), hc).to(torch::kFloat));
+      if (dh.defined()) dh.narrow(0, s, n).copy_(mixed_mm(dl, wc));
+      if (dw.defined()) dw.add_(mixed_mm(dl.t().contiguous(), hc).to(torch::kFloat));
     }
     if (dw.defined() && dw.scalar_type() != w.scalar_type()) dw = dw.to(w.scalar_type());
     return {dh, dw, Tensor(), Tensor()};

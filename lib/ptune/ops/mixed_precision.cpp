@@ -35,20 +35,16 @@ struct EmulatedLinear : torch::autograd::Function<EmulatedLinear> {
 // again in the backward, so the graph keeps w itself rather than a cast copy (for a bf16 base
 // under fp32 compute, twice its size), and keeps no x (w gets no gradient).
 struct FrozenCastLinear : torch::autograd::Function<FrozenCastLinear> {
-  static Tensor gemm(const Tensor& a, const Tensor& b_t) {  // a @ b_t, mixed_linear's rule
-    if (!emulates_gemm(a)) return torch::mm(a, b_t);
-    return torch::mm(a.to(torch::kFloat), b_t.to(torch::kFloat)).to(a.scalar_type());
-  }
   static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& x, const Tensor& w) {
     ctx->save_for_backward({w});
     ctx->saved_data["dtype"] = static_cast<int64_t>(x.scalar_type());
-    return gemm(x, w.to(x.scalar_type()).t());
+    return mixed_mm(x, w.to(x.scalar_type()).t());
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
     const Tensor w = ctx->get_saved_variables()[0].to(dtype);  // (out, in)
-    return {gemm(grads[0].to(dtype), w), Tensor()};
+    return {mixed_mm(grads[0].to(dtype), w), Tensor()};
   }
 };
 
@@ -58,6 +54,11 @@ bool emulates_gemm(const Tensor& t) {
   if (t.is_cuda()) return false;
   if (t.scalar_type() == torch::kHalf) return true;
   return t.scalar_type() == torch::kBFloat16 && !cpu_info().native_bf16();
+}
+
+Tensor mixed_mm(const Tensor& a, const Tensor& b) {
+  if (!emulates_gemm(a)) return torch::mm(a, b);
+  return torch::mm(a.to(torch::kFloat), b.to(torch::kFloat)).to(a.scalar_type());
 }
 
 Tensor mixed_linear(const Tensor& x, const Tensor& w) {

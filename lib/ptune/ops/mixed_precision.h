@@ -29,6 +29,10 @@ inline bool is_cpu_half(const torch::Tensor& t) {
 // cast again there: the graph holds no upcast copy of a frozen base.
 torch::Tensor mixed_linear(const torch::Tensor& x, const torch::Tensor& w);
 
+// a (M, K) @ b (K, N) in a's dtype by the same rule, without an autograd function of its
+// own: for hand-written backwards (the chunked LM loss) and the frozen-weight linear.
+torch::Tensor mixed_mm(const torch::Tensor& a, const torch::Tensor& b);
+
 // SiLU; on CPU, fp16 and bf16 run in fp32 and round once: ATen 1.13's CPU bf16 silu rounds
 // intermediates (30% of its outputs differ from the correctly rounded value) and its backward
 // is 3.6x slower than fp32's.

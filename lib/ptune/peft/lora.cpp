@@ -74,7 +74,10 @@ torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
 }
 
 LoraMethod::LoraMethod(LoraConfig c, std::optional<std::set<std::string>> modules)
-    : c_(std::move(c)), modules_(std::move(modules)) {}
+    : c_(std::move(c)), modules_(std::move(modules)) {
+  if (c_.base_dtype == DType::kFp16)  // the recipe check names the line; this guards the rest
+    usage_error("method.lora.base_dtype: expected one of fp32, bf16, got 'fp16'");
+}
 
 bool LoraMethod::targets(const std::string& path) const {
   if (modules_) return modules_->count(path) > 0;

@@ -47,8 +47,6 @@ BenchResult run_bench(const BenchOptions& o) {
         "bench: --batch must be <= {}, got {}; --batch * --seq ({}) tokens are the rows of every "
         "projection's GEMM, which BLAS counts in a 32-bit int",
         kMaxGemmDim / o.seq_len, o.batch_size, o.seq_len);
-  if (o.method.lora.base_dtype == DType::kFp16)
-    usage_error("bench --base-dtype: expected fp32 or bf16, got fp16");
   const RunContext ctx = RunContext::start(o.threads, o.device, /*seed=*/0);
   const torch::Device device = ctx.device;
   check_memory(training_memory(o.arch, o.method, MtpConfig(), o.batch_size, o.seq_len, 1,
