@@ -384,7 +384,7 @@ TEST_F(DataTest, DatasetReadsStdin) {
   });
 }
 
-TEST_F(DataTest, TextPackingWindowsAndEos) {
+TEST_F(DataTest, TextStreamPackingWindowsAndEos) {
   write_text(*dir_ / "docs.txt", "the first document\n\n  \nanother one here\nthird\n");
   const std::vector<std::string> docs = {"the first document", "another one here", "third"};
   V stream;
@@ -394,7 +394,8 @@ TEST_F(DataTest, TextPackingWindowsAndEos) {
     stream.push_back(tok_->eos_id());
   }
   const int64_t seq_len = 5;
-  auto ds = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, seq_len, true);
+  auto ds = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, seq_len, true, "data",
+                          Packing::kStream);
   const size_t N = stream.size();
   ASSERT_EQ(ds.size(), (N - 1 + seq_len - 1) / seq_len);  // ceil((N-1)/seq_len)
   for (size_t k = 0; k < ds.size(); ++k) {
@@ -408,11 +409,76 @@ TEST_F(DataTest, TextPackingWindowsAndEos) {
   // EOS (2) closes every document: one per document in the whole stream.
   EXPECT_EQ(std::count(stream.begin(), stream.end(), 2), 3);
   // Without BOS the stream starts directly with the first document's tokens.
-  auto nob = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, 1000, false);
+  auto nob = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, 1000, false, "data",
+                           Packing::kStream);
   ASSERT_EQ(nob.size(), 1u);
   EXPECT_EQ(nob[0].input_ids.front(), tok_->encode(docs[0]).front());
   EXPECT_EQ(nob[0].targets.back(), tok_->eos_id());
   EXPECT_EQ(nob[0].input_ids.size(), N - 3 - 1);
+}
+
+TEST_F(DataTest, TextDocumentPackingRestartsPositionsAndStopsAtEachDocument) {
+  write_text(*dir_ / "docs.txt", "the first document\nanother one here\nthird\n");
+  const std::vector<std::string> docs = {"the first document", "another one here", "third"};
+  V stream, position;
+  std::vector<bool> last;  // the document's last token
+  for (const auto& d : docs) {
+    V doc = {tok_->bos_id()};
+    for (int32_t id : tok_->encode(d)) doc.push_back(id);
+    doc.push_back(tok_->eos_id());
+    for (size_t i = 0; i < doc.size(); ++i) {
+      stream.push_back(doc[i]);
+      position.push_back(static_cast<int32_t>(i));
+      last.push_back(i + 1 == doc.size());
+    }
+  }
+  const int64_t seq_len = 7;
+  auto ds = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, seq_len, true);
+  ASSERT_GE(ds.size(), 2u);
+  for (size_t k = 0; k < ds.size(); ++k) {
+    const size_t start = k * seq_len, n = ds[k].input_ids.size();
+    int32_t expect_pos = 0;
+    bool several = false;
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(ds[k].input_ids[i], stream[start + i]);
+      // A window starts a document; a document continued from the last window restarts at 0.
+      if (i > 0) expect_pos = position[start + i] == 0 ? 0 : expect_pos + 1;
+      several |= i > 0 && position[start + i] == 0;
+      const int32_t want_target = last[start + i] ? -100 : stream[start + i + 1];
+      EXPECT_EQ(ds[k].targets[i], want_target) << "window " << k << " token " << i;
+      if (!ds[k].positions.empty()) EXPECT_EQ(ds[k].positions[i], expect_pos);
+    }
+    EXPECT_EQ(ds[k].positions.empty(), !several) << "window " << k;
+  }
+  // The batch carries the positions; padding tokens are documents of their own (position 0).
+  std::vector<const Example*> all;
+  bool any_packed = false;
+  for (size_t k = 0; k < ds.size(); ++k) {
+    all.push_back(&ds[k]);
+    any_packed |= !ds[k].positions.empty();
+  }
+  ASSERT_TRUE(any_packed);
+  Batch b = collate(all, 0);
+  ASSERT_TRUE(b.positions.defined());
+  EXPECT_EQ(b.positions.sizes(), b.input_ids.sizes());
+}
+
+TEST_F(DataTest, TextWithoutPackingWindowsEachDocumentAlone) {
+  write_text(*dir_ / "docs.txt", "the first document\nanother one here\nthird\n");
+  auto ds =
+      Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, 1000, true, "data", Packing::kNone);
+  ASSERT_EQ(ds.size(), 3u);
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(ds[k].input_ids.front(), tok_->bos_id());
+    EXPECT_EQ(ds[k].targets.back(), tok_->eos_id());
+    EXPECT_TRUE(ds[k].positions.empty());
+  }
+  // A document longer than a window continues in the next window, never with another's.
+  auto cut =
+      Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, 2, true, "data", Packing::kNone);
+  EXPECT_GT(cut.size(), 3u);
+  for (size_t k = 0; k < cut.size(); ++k)
+    EXPECT_EQ(std::count(cut[k].targets.begin(), cut[k].targets.end(), tok_->bos_id()), 0);
 }
 
 TEST_F(DataTest, InstructMasksPrompt) {

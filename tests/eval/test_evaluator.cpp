@@ -15,7 +15,7 @@ namespace {
 // Logits that put all mass on token (input + 1) % V except where the input is 0, which
 // predicts uniformly: the NLL is 0 (1e-30 with a large margin) or log V there.
 torch::Tensor fixed_logits(const torch::Tensor& ids, int64_t V) {
-  auto next = (ids + 1).remainder(V);                                              // (B, T)
+  auto next = (ids + 1).remainder(V);                                             // (B, T)
   auto logits = torch::full({ids.size(0), ids.size(1), V}, -1e4, torch::kFloat);  // (B, T, V)
   logits.scatter_(2, next.unsqueeze(-1), 0.0);
   auto zero = ids.eq(0).unsqueeze(-1).expand_as(logits);
@@ -34,8 +34,9 @@ TEST(Evaluator, LossAccuracyAndPerplexityFromKnownLogits) {
   o.batch_size = 1;
   std::vector<EvalResult> per;
   o.per_example = [&](int64_t, const EvalResult& e) { per.push_back(e); };
-  const EvalResult r =
-      evaluate([&](const torch::Tensor& ids) { return fixed_logits(ids, V); }, data, 0, o);
+  const EvalResult r = evaluate_logits(
+      [&](const torch::Tensor& ids, const torch::Tensor&) { return fixed_logits(ids, V); }, data, 0,
+      o);
   EXPECT_EQ(r.tokens, 4);
   EXPECT_EQ(r.examples, 2);
   const double nll = 0 + 1e4 + std::log(V) + 0;
@@ -50,8 +51,9 @@ TEST(Evaluator, LossAccuracyAndPerplexityFromKnownLogits) {
   // Batched (right padding with the pad id, ignored targets) gives the same totals.
   o.batch_size = 2;
   o.per_example = nullptr;
-  const EvalResult b =
-      evaluate([&](const torch::Tensor& ids) { return fixed_logits(ids, V); }, data, 0, o);
+  const EvalResult b = evaluate_logits(
+      [&](const torch::Tensor& ids, const torch::Tensor&) { return fixed_logits(ids, V); }, data, 0,
+      o);
   EXPECT_EQ(b.tokens, r.tokens);
   EXPECT_NEAR(b.loss, r.loss, 1e-9);
   EXPECT_DOUBLE_EQ(b.accuracy, r.accuracy);

@@ -131,25 +131,50 @@ TEST(Model, KvCacheMatchesFullForward) {
   }
 }
 
-TEST(Model, ChunkedCausalAttentionMatchesShortForwards) {
-  // T >= 128 computes attention in row chunks that skip masked keys (here 200 rows: 3 chunks
-  // of 67, 67, 66, with GQA); pieces of 40 through the KV cache take the one-chunk path.
+TEST(Model, TiledCausalAttentionMatchesShortForwards) {
+  // 700 positions: two key tiles and several query tiles (GQA); pieces of 100 through the
+  // KV cache see the cached keys as past keys, within and across key tiles.
   torch::manual_seed(5);
   ModelConfig c = tiny_config(/*n_kv_heads=*/2);
-  c.max_position_embeddings = 256;
+  c.max_position_embeddings = 1024;
   Transformer m(c);
   torch::NoGradGuard no_grad;
-  auto ids = torch::randint(64, {2, 200}, torch::kLong);
+  auto ids = torch::randint(64, {2, 700}, torch::kLong);
   auto full = m->forward(ids);
   KVCache cache;
-  for (int64_t start = 0; start < 200; start += 40) {
-    auto part = m->forward(ids.narrow(1, start, 40), {&cache});
-    expect_close(part, full.narrow(1, start, 40), 1e-5);
+  for (int64_t start = 0; start < 700; start += 100) {
+    auto part = m->forward(ids.narrow(1, start, 100), {&cache});
+    expect_close(part, full.narrow(1, start, 100), 1e-5);
   }
-  // And chunks after a cache: 130 new rows (2 chunks) after 70 cached positions.
-  KVCache after;
-  m->forward(ids.narrow(1, 0, 70), {&after});
-  expect_close(m->forward(ids.narrow(1, 70, 130), {&after}), full.narrow(1, 70, 130), 1e-5);
+}
+
+TEST(Model, PackedDocumentsAreIndependent) {
+  // Three documents in one window, positions restarting at 0: each document's logits are
+  // those of the document alone, and changing one changes no other's.
+  torch::manual_seed(6);
+  ModelConfig c = tiny_config(/*n_kv_heads=*/2);
+  c.max_position_embeddings = 1024;
+  Transformer m(c);
+  torch::NoGradGuard no_grad;
+  const std::vector<int64_t> lengths = {300, 250, 150};
+  auto ids = torch::randint(64, {1, 700}, torch::kLong);
+  std::vector<torch::Tensor> pos;
+  for (int64_t n : lengths) pos.push_back(torch::arange(n));
+  ForwardArgs packed;
+  packed.positions = torch::cat(pos).unsqueeze(0);  // (1, 700)
+  auto logits = m->forward(ids, packed);
+  int64_t at = 0;
+  for (int64_t n : lengths) {
+    expect_close(logits.narrow(1, at, n), m->forward(ids.narrow(1, at, n)), 1e-5);
+    at += n;
+  }
+  auto changed_ids = ids.clone();
+  changed_ids.narrow(1, 300, 250).random_(64);
+  auto changed = m->forward(changed_ids, packed);
+  expect_close(changed.narrow(1, 0, 300), logits.narrow(1, 0, 300), 1e-6);
+  expect_close(changed.narrow(1, 550, 150), logits.narrow(1, 550, 150), 1e-6);
+  EXPECT_GT((changed.narrow(1, 300, 250) - logits.narrow(1, 300, 250)).abs().max().item<double>(),
+            1e-4);
 }
 
 // A key/value prefix of fixed tensors, installed through the builder.

@@ -84,7 +84,7 @@ TEST(MtpLoss, EachHeadLearnsItsOffset) {
     auto trunk = model->hidden(b.input_ids);
     auto prev = trunk;
     for (int64_t k = 1; k <= 3; ++k) {
-      auto h = obj->heads()->head_hidden(k, trunk, prev, b.input_ids, model);
+      auto h = obj->heads()->head_hidden(k, trunk, prev, b.input_ids, b.positions, model);
       auto pred = obj->heads()->head_logits(k, h, model).argmax(-1);  // (B, T)
       auto want = (b.input_ids + 1 + k).remainder(16);
       const int64_t T = 12 - k;  // positions with a label
@@ -179,7 +179,7 @@ TEST(MtpHeads, ParallelInitialisation) {
   EXPECT_TRUE(torch::equal(heads->out_proj[1], model->head_weight()));
   // x + SiLU(0 x + b): the head's hidden state is the trunk's shifted by SiLU(b).
   auto x = torch::randn({2, 5, 32});
-  auto h = heads->head_hidden(1, x, x, {}, model);
+  auto h = heads->head_hidden(1, x, x, {}, {}, model);
   EXPECT_TRUE(torch::allclose(h, x + torch::silu(heads->blocks[0]->linear->bias)));
 }
 
@@ -198,13 +198,13 @@ TEST(MtpHeads, SequentialShapesAndEmbeddingShift) {
   auto ids = torch::randint(16, {2, 10}, torch::kLong);
   auto prev = torch::randn({2, 10, 32});
   for (int64_t k = 1; k <= 2; ++k) {
-    auto h = heads->head_hidden(k, prev, prev, ids, model);
+    auto h = heads->head_hidden(k, prev, prev, ids, {}, model);
     ASSERT_EQ(h.sizes(), (std::vector<int64_t>{2, 10, 32}));
     EXPECT_EQ(heads->head_logits(k, h, model).sizes(), (std::vector<int64_t>{2, 10, 16}));
     // Position i reads Emb(ids[i + k]): changing ids[:, 6] changes positions >= 6 - k only.
     auto ids2 = ids.clone();
     ids2.select(1, 6).add_(1).remainder_(16);
-    auto diff = (heads->head_hidden(k, prev, prev, ids2, model) - h).abs().amax({0, 2});  // (T)
+    auto diff = (heads->head_hidden(k, prev, prev, ids2, {}, model) - h).abs().amax({0, 2});  // (T)
     for (int64_t i = 0; i < 10; ++i)
       EXPECT_EQ(diff[i].item<double>() > 0, i >= 6 - k) << "module " << k << " position " << i;
   }

@@ -1,17 +1,18 @@
-// Chunked causal attention with its hand-written backward against plain autograd attention
-// (K/V repeated per query head, full masked softmax): outputs and q/k/v gradients, with GQA,
-// visible past keys, several uneven chunks, and one undefined-mask decode step. fp32 against
-// the fp32 reference; bf16 against the exact (fp64) result on the same bf16 inputs, with a
-// bound from the format, so that it holds whatever bf16 kernels the CPU has.
+// Tiled causal attention (online softmax, recomputing backward) against plain autograd
+// attention that materialises the masked (T, K) softmax, with K/V repeated per query head:
+// outputs and q/k/v gradients, with GQA, visible past keys spanning key tiles, several query
+// and key tiles, packed documents, and decode steps. fp32 against the fp32 reference; bf16
+// and fp16 against the exact (fp64) result on the same inputs, with a bound from the format,
+// so that it holds whatever kernels the CPU has.
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <vector>
 
-#include "ptune/model/attention.h"
-#include "ptune/model/projection.h"
-#include "ptune/model/transformer.h"
 #include "ptune/ops/causal_attention.h"
 #include "ptune/ops/mixed_precision.h"
 
@@ -20,14 +21,22 @@
 namespace ptune {
 namespace {
 
+// visible (B, T, K): key s is seen by new query t (CausalMask's rule, written out).
+torch::Tensor visible(int64_t B, int64_t T, int64_t n_past, const torch::Tensor& doc_start) {
+  auto t = torch::arange(T).view({1, T, 1});
+  auto s = torch::arange(n_past + T).view({1, 1, n_past + T}) - n_past;
+  auto st = doc_start.defined() ? doc_start.view({B, T, 1}) : torch::zeros({B, T, 1}, torch::kLong);
+  return s.lt(0).logical_or(s.le(t).logical_and(s.ge(st)));
+}
+
 // q (B, H, T, D), k/v (B, KV, n_past + T, D) -> (B, T, H*D)
 torch::Tensor reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        int64_t n_past) {
+                        const CausalMask& m) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3), G = H / k.size(1);
   auto kr = k.repeat_interleave(G, 1), vr = v.repeat_interleave(G, 1);  // (B, H, K, D)
   auto scores = q.matmul(kr.transpose(-1, -2)) / std::sqrt(static_cast<double>(D));
-  auto mask = causal_mask(T, n_past, q.scalar_type(), q.device());
-  if (mask.defined()) scores = scores + mask;
+  scores = scores.masked_fill(visible(B, T, m.n_past, m.doc_start).unsqueeze(1).logical_not(),
+                              -std::numeric_limits<double>::infinity());
   auto probs = q.scalar_type() == torch::kDouble
                    ? torch::softmax(scores, -1)
                    : torch::softmax(scores.to(torch::kFloat), -1).to(q.scalar_type());
@@ -38,38 +47,104 @@ struct Inputs {
   torch::Tensor q, k, v, r;  // q (B, H, T, D) as a (B, T, H, D) projection output; r (B, T, H*D)
 };
 
-Inputs make_inputs(int64_t T, int64_t n_past, torch::ScalarType dtype) {
-  const int64_t B = 2, H = 4, KV = 2, D = 16;
+Inputs make_inputs(int64_t B, int64_t H, int64_t KV, int64_t T, int64_t n_past) {
+  const int64_t D = 16;
   torch::manual_seed(T + n_past);
   Inputs in;
-  in.q = torch::randn({B, T, H, D}).to(dtype).transpose(1, 2);
-  in.k = torch::randn({B, KV, n_past + T, D}).to(dtype);
-  in.v = torch::randn({B, KV, n_past + T, D}).to(dtype);
+  in.q = torch::randn({B, T, H, D}).transpose(1, 2);
+  in.k = torch::randn({B, KV, n_past + T, D});
+  in.v = torch::randn({B, KV, n_past + T, D});
   in.r = torch::randn({B, T, H * D});
   return in;
 }
 
 // {out, dq, dk, dv} of sum(attention(q, k, v) * r), in `dtype` (the inputs' values cast to it).
-std::vector<torch::Tensor> run(const Inputs& in, int64_t n_past, torch::ScalarType dtype,
-                               bool chunked) {
+std::vector<torch::Tensor> run(const Inputs& in, const CausalMask& m, torch::ScalarType dtype,
+                               bool tiled) {
   auto leaf = [&](const torch::Tensor& t) { return t.to(dtype).clone().requires_grad_(true); };
   auto q = leaf(in.q), k = leaf(in.k), v = leaf(in.v);
-  auto mask = causal_mask(q.size(2), n_past, dtype, q.device());
-  auto out = chunked ? causal_attention(q, k, v, mask, n_past) : reference(q, k, v, n_past);
+  auto out = tiled ? causal_attention(q, k, v, m) : reference(q, k, v, m);
   (out.to(torch::kDouble) * in.r.to(torch::kDouble)).sum().backward();
   return {out.detach(), q.grad(), k.grad(), v.grad()};
 }
 
 const char* kNames[] = {"out", "dq", "dk", "dv"};
 
-void check(int64_t T, int64_t n_past, torch::ScalarType dtype, double tol) {
-  const Inputs in = make_inputs(T, n_past, dtype);
-  auto got = run(in, n_past, dtype, true), want = run(in, n_past, dtype, false);
+void check(const Inputs& in, const CausalMask& m, double tol, const char* what) {
+  auto got = run(in, m, torch::kFloat, true), want = run(in, m, torch::kFloat, false);
   for (int i = 0; i < 4; ++i) {
     ASSERT_EQ(got[i].sizes(), want[i].sizes()) << kNames[i];
-    EXPECT_LE(test::max_rel_diff(got[i], want[i]), tol)
-        << kNames[i] << " T=" << T << " n_past=" << n_past << " " << dtype;
+    EXPECT_LE(test::max_rel_diff(got[i], want[i]), tol) << kNames[i] << " " << what;
   }
+}
+
+// Document starts (B, T) for documents of the given lengths, one list per batch row.
+torch::Tensor starts_of(const std::vector<std::vector<int64_t>>& lengths) {
+  std::vector<torch::Tensor> rows;
+  for (const auto& row : lengths) {
+    std::vector<int64_t> s;
+    for (int64_t len : row)
+      for (int64_t i = 0, at = static_cast<int64_t>(s.size()); i < len; ++i) s.push_back(at);
+    rows.push_back(torch::tensor(s, torch::kLong));
+  }
+  return torch::stack(rows);
+}
+
+TEST(CausalAttention, MatchesAutogradReferenceInFp32) {
+  // 700 new keys: two key tiles of 512; G = 2: query tiles of 128 tokens, the last partial.
+  check(make_inputs(2, 4, 2, 700, 0), {0, {}}, 1e-5, "T=700");
+  // 600 visible past keys, so a key tile holds past and new keys, and one query tile only.
+  check(make_inputs(1, 4, 2, 90, 600), {600, {}}, 1e-5, "T=90 n_past=600");
+  check(make_inputs(2, 2, 2, 20, 3), {3, {}}, 1e-5, "T=20 n_past=3 no GQA");
+  check(make_inputs(1, 8, 1, 300, 0), {0, {}}, 1e-5, "T=300 multi-query (G=8)");
+}
+
+TEST(CausalAttention, PackedDocumentsMatchTheMaskedReference) {
+  // Documents that straddle query and key tiles, a one-token document, different layouts per
+  // row, and a prefix that every document sees.
+  const auto starts = starts_of({{300, 1, 250, 149}, {700}});
+  check(make_inputs(2, 4, 2, 700, 0), {0, starts}, 1e-5, "documents");
+  check(make_inputs(2, 4, 2, 700, 5), {5, starts}, 1e-5, "documents after a prefix");
+}
+
+TEST(CausalAttention, DocumentsSeeNothingOfEachOther) {
+  // Changing the keys and values of one document leaves the other documents' outputs equal.
+  const int64_t T = 600;
+  const auto starts = starts_of({{200, 250, 150}});
+  Inputs in = make_inputs(1, 4, 2, T, 0);
+  torch::NoGradGuard no_grad;
+  const auto out = causal_attention(in.q, in.k, in.v, {0, starts});
+  in.k.narrow(2, 200, 250).normal_();
+  in.v.narrow(2, 200, 250).normal_();
+  const auto changed = causal_attention(in.q, in.k, in.v, {0, starts});
+  EXPECT_TRUE(torch::equal(out.narrow(1, 0, 200), changed.narrow(1, 0, 200)));
+  EXPECT_TRUE(torch::equal(out.narrow(1, 450, 150), changed.narrow(1, 450, 150)));
+  EXPECT_FALSE(torch::equal(out.narrow(1, 200, 250), changed.narrow(1, 200, 250)));
+}
+
+TEST(CausalAttention, DecodeSteps) {
+  torch::NoGradGuard no_grad;
+  for (int64_t n_past : {7, 1100}) {  // one key tile; three
+    const Inputs in = make_inputs(1, 4, 2, 1, n_past);
+    EXPECT_LE(test::max_rel_diff(causal_attention(in.q, in.k, in.v, {n_past, {}}),
+                                 reference(in.q, in.k, in.v, {n_past, {}})),
+              1e-5)
+        << "n_past=" << n_past;
+  }
+}
+
+TEST(CausalAttention, SameResultOnOneThreadAndOnAll) {
+  // Work is split by tiles, each on one thread, and dQ sums per-thread buffers: the same
+  // result to rounding (the BLAS may block a GEMM differently inside a parallel region).
+  const Inputs in = make_inputs(2, 4, 2, 700, 0);
+  const CausalMask m{0, starts_of({{300, 400}, {700}})};
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  auto one = run(in, m, torch::kFloat, true);
+  at::set_num_threads(std::max(threads, 2));
+  auto all = run(in, m, torch::kFloat, true);
+  at::set_num_threads(threads);
+  for (int i = 0; i < 4; ++i) EXPECT_LE(test::max_rel_diff(one[i], all[i]), 1e-6) << kNames[i];
 }
 
 // ||a - b|| / ||b|| (Frobenius norms, fp64).
@@ -78,52 +153,43 @@ double normwise_error(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kDouble) - bd).norm().item<double>() / bd.norm().item<double>();
 }
 
-// bf16 keeps 8 significant bits: a rounding is off by at most u = 2^-8 of the value rounded.
-// ptune's GEMMs accumulate in fp32 (oneDNN's, or the fp32 GEMMs of the emulation), so each
-// GEMM result carries one rounding, and the softmax and its gradient run in fp32. The output
-// passes three roundings (scores, probabilities, output): normwise error <= 3u. A gradient
-// passes four (the cast of dO, dP, dS, the result; dK/dV accumulate their chunks in one
-// rounded step): <= 4u. Independent roundings add in quadrature, so about u is typical
-// (measured 0.8-1.2u on both paths). A GEMM that accumulates in bf16, as ATen's scalar CPU
-// loop does (plain autograd's bf16 on a CPU without native bf16), does not meet the bound
-// (measured up to 4.3u on dV); the autograd numbers are printed for that comparison only.
-void check_bf16_against_exact(int64_t T, int64_t n_past) {
-  const double u = std::ldexp(1.0, -8);
-  const double bound[] = {3 * u, 4 * u, 4 * u, 4 * u};
-  const Inputs in = make_inputs(T, n_past, torch::kBFloat16);
-  auto exact = run(in, n_past, torch::kDouble, false);
-  auto got = run(in, n_past, torch::kBFloat16, true),
-       ref = run(in, n_past, torch::kBFloat16, false);
+// A format with unit roundoff u (bf16 2^-8, fp16 2^-11). The kernel's GEMMs take inputs in
+// that format and accumulate in fp32, and the softmax, its statistics and every accumulator
+// are fp32; on a CPU with native bf16 GEMMs each GEMM's result is rounded to bf16 once more.
+// The output passes at most four roundings (scores, probabilities, the P V product, the
+// result); a gradient at most five (dO's cast, dP, dS, the product, the result): normwise
+// error <= 4u and 5u. Independent roundings add in quadrature, so about u-2u is typical.
+void check_against_exact(const Inputs& in, const CausalMask& m, torch::ScalarType dtype) {
+  const double u = std::ldexp(1.0, dtype == torch::kBFloat16 ? -8 : -11);
+  const double bound[] = {4 * u, 5 * u, 5 * u, 5 * u};
+  Inputs rounded = in;  // the exact result of the rounded inputs
+  rounded.q = in.q.to(dtype).to(torch::kDouble);
+  rounded.k = in.k.to(dtype).to(torch::kDouble);
+  rounded.v = in.v.to(dtype).to(torch::kDouble);
+  auto exact = run(rounded, m, torch::kDouble, false);
+  auto got = run(in, m, dtype, true);
   for (int i = 0; i < 4; ++i) {
-    ASSERT_EQ(got[i].scalar_type(), torch::kBFloat16) << kNames[i];
-    const double e_got = normwise_error(got[i], exact[i]), e_ref = normwise_error(ref[i], exact[i]);
-    std::printf("bf16 %s T=%ld n_past=%ld: ptune %.5f, autograd %.5f, bound %.5f (%s)\n", kNames[i],
-                static_cast<long>(T), static_cast<long>(n_past), e_got, e_ref, bound[i],
-                emulates_gemm(got[i]) ? "emulated bf16 GEMMs" : "native bf16 GEMMs");
-    EXPECT_LE(e_got, bound[i]) << kNames[i] << " T=" << T << " n_past=" << n_past;
+    ASSERT_EQ(got[i].scalar_type(), dtype) << kNames[i];
+    const double e = normwise_error(got[i], exact[i]);
+    std::printf("%s %s T=%ld n_past=%ld: %.5f, bound %.5f (%s)\n", c10::toString(dtype), kNames[i],
+                static_cast<long>(in.q.size(2)), static_cast<long>(m.n_past), e, bound[i],
+                emulates_gemm(got[i]) ? "emulated GEMMs" : "native GEMMs");
+    EXPECT_LE(e, bound[i]) << kNames[i] << " " << dtype;
   }
 }
 
-TEST(CausalAttention, MatchesAutogradReferenceInFp32) {
-  check(/*T=*/200, /*n_past=*/0, torch::kFloat, 1e-5);  // 3 chunks of 67, 67, 66 rows
-  check(/*T=*/130, /*n_past=*/5, torch::kFloat, 1e-5);  // 2 chunks after 5 visible keys
-  check(/*T=*/20, /*n_past=*/3, torch::kFloat, 1e-5);   // one chunk
+TEST(CausalAttention, Bf16AndFp16WithinTheFormatsBoundOfTheExactResult) {
+  for (auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    check_against_exact(make_inputs(1, 4, 2, 600, 5), {5, {}}, dtype);
+    check_against_exact(make_inputs(2, 4, 2, 20, 3), {3, {}}, dtype);
+  }
 }
 
-TEST(CausalAttention, Bf16WithinTheFormatsBoundOfTheExactResult) {
-  check_bf16_against_exact(/*T=*/130, /*n_past=*/5);  // 2 chunks after 5 visible keys
-  check_bf16_against_exact(/*T=*/20, /*n_past=*/3);   // one chunk
-}
-
-TEST(CausalAttention, DecodeStepWithoutMask) {
-  const int64_t n_past = 7;
-  torch::manual_seed(0);
-  auto q = torch::randn({1, 4, 1, 16}), k = torch::randn({1, 2, n_past + 1, 16}),
-       v = torch::randn({1, 2, n_past + 1, 16});
-  torch::NoGradGuard no_grad;
-  EXPECT_LE(test::max_rel_diff(causal_attention(q, k, v, torch::Tensor(), n_past),
-                               reference(q, k, v, n_past)),
-            1e-6);
+TEST(CausalAttention, FullyVisibleDoubleMatchesExactly) {
+  // fp64 through the tiles against fp64 autograd: the algorithm itself, without rounding.
+  const Inputs in = make_inputs(1, 4, 2, 700, 0);
+  auto got = run(in, {0, {}}, torch::kDouble, true), want = run(in, {0, {}}, torch::kDouble, false);
+  for (int i = 0; i < 4; ++i) EXPECT_LE(test::max_rel_diff(got[i], want[i]), 1e-12) << kNames[i];
 }
 
 }  // namespace

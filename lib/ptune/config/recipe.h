@@ -15,6 +15,17 @@
 namespace ptune {
 
 // The recipe's choices, each with its one table of names (core/choice.h).
+// How text documents fill training windows: `documents` packs them into shared windows, each
+// attending only within itself with positions from 0 (torchtune's and axolotl's packed
+// modes); `none` gives each document windows of its own, padded; `stream` packs them as one
+// token stream that attends across documents (HF run_clm's group_texts).
+enum class Packing { kDocuments, kNone, kStream };
+inline constexpr Choice<Packing> kPackingNames[] = {
+    {Packing::kDocuments, "documents"}, {Packing::kNone, "none"}, {Packing::kStream, "stream"}};
+constexpr const auto& choices(Packing) {
+  return kPackingNames;
+}
+
 enum class DataFormat { kText, kInstruct, kTokens };
 inline constexpr Choice<DataFormat> kDataFormatNames[] = {{DataFormat::kText, "text"},
                                                           {DataFormat::kInstruct, "instruct"},
@@ -71,9 +82,10 @@ struct DataSource {
 
 struct DataConfig {
   DataSource train;
-  DataSource eval;        // optional: path empty = no eval
-  int64_t seq_len = 256;  // tokens per training sequence
-  bool add_bos = true;    // BOS at the start of each document/example
+  DataSource eval;                        // optional: path empty = no eval
+  int64_t seq_len = 256;                  // tokens per training sequence
+  bool add_bos = true;                    // BOS at the start of each document/example
+  Packing packing = Packing::kDocuments;  // text format only
   bool shuffle = true;
 };
 

@@ -60,6 +60,7 @@ void visit_recipe(V& v, R& r) {
     v.section("eval", [&] { visit_data_source(v, r.data.eval); });
     v.field("seq_len", r.data.seq_len);
     v.field("add_bos", r.data.add_bos);
+    v.field("packing", r.data.packing);
     v.field("shuffle", r.data.shuffle);
   });
   v.section("method", [&] {

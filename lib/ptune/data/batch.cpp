@@ -20,6 +20,9 @@ Batch collate(const std::vector<const Example*>& examples, int64_t pad_id) {
     T = std::max<int64_t>(T, static_cast<int64_t>(e->input_ids.size()));
   }
   Batch b;
+  const bool packed = std::any_of(examples.begin(), examples.end(),
+                                  [](const Example* e) { return !e->positions.empty(); });
+  if (packed) b.positions = torch::zeros({B, T}, torch::kInt64);
   b.input_ids = torch::full({B, T}, pad_id, torch::kInt64);      // (B, T)
   b.targets = torch::full({B, T}, kIgnoreIndex, torch::kInt64);  // (B, T)
   auto in = b.input_ids.accessor<int64_t, 2>();
@@ -32,6 +35,12 @@ Batch collate(const std::vector<const Example*>& examples, int64_t pad_id) {
       b.n_targets += e.targets[t] != kIgnoreIndex;
     }
     b.n_tokens += static_cast<int64_t>(e.input_ids.size());
+    if (!packed) continue;
+    PTUNE_CHECK(e.positions.empty() || e.positions.size() == e.input_ids.size(),
+                "example has {} inputs but {} positions", e.input_ids.size(), e.positions.size());
+    auto pos = b.positions.accessor<int64_t, 2>();
+    for (size_t t = 0; t < e.input_ids.size(); ++t)
+      pos[i][t] = e.positions.empty() ? static_cast<int64_t>(t) : e.positions[t];
   }
   return b;
 }

@@ -16,15 +16,20 @@ class Dataset;
 constexpr int64_t kIgnoreIndex = -100;
 
 // One training sequence: targets[t] is the token predicted at position t (already
-// shifted), or kIgnoreIndex. Same length as input_ids.
+// shifted), or kIgnoreIndex. Same length as input_ids. positions: for windows that pack
+// several documents, each token's position in its document (0 where one starts; attention
+// stays within documents); empty = one document, positions 0..n-1.
 struct Example {
   std::vector<int32_t> input_ids;
   std::vector<int32_t> targets;
+  std::vector<int32_t> positions;
 };
 
 struct Batch {
   torch::Tensor input_ids;  // (B, T) int64, right-padded with pad id
   torch::Tensor targets;    // (B, T) int64, kIgnoreIndex at padding and masked positions
+  torch::Tensor positions;  // (B, T) int64 when an example packs documents (padding: 0, each
+                            // a document of its own), else undefined (ForwardArgs::positions)
   int64_t n_targets = 0;    // number of targets != kIgnoreIndex
   int64_t n_tokens = 0;     // number of non-padding input tokens
 };

@@ -107,38 +107,76 @@ bool has_target(const Example& e) {
   return false;
 }
 
-// text: documents -> one token stream -> windows of seq_len+1, stride seq_len. The stream is
+// text: documents -> windows of seq_len+1 tokens, stride seq_len (the last token of a window
+// starts the next one): input = w[0:L-1], targets = w[1:L]. `stream` and `documents` pack all
+// documents into one token stream; `none` windows each document on its own. The stream is
 // never held whole: `buf` keeps only the tokens not yet emitted (plus the one overlap token).
+// documents: `first[i]` marks a document's first token; a window's positions restart at 0 at
+// each of them and at the window's start (a document cut by a window boundary continues as
+// a new one), and a document's last token predicts nothing (the next one is another's).
 std::vector<Example> load_text(const DataSource& src, const Tokenizer& tok, int64_t seq_len,
-                               bool add_bos, const std::string& key) {
+                               bool add_bos, Packing packing, const std::string& key) {
   LineReader r(src.path, key);
   std::vector<Example> out;
   std::vector<int32_t> buf;
-  size_t head = 0;  // buf[head:] are pending tokens
+  std::vector<uint8_t> first;  // documents: parallel to buf
+  size_t head = 0;             // buf[head:] are pending tokens
   const size_t win = static_cast<size_t>(seq_len) + 1;
+  const bool docs = packing == Packing::kDocuments;
   auto emit = [&](size_t len) {
     Example e;
-    e.input_ids = std::vector<int32_t>(buf.begin() + head, buf.begin() + head + len - 1);
-    e.targets = std::vector<int32_t>(buf.begin() + head + 1, buf.begin() + head + len);
+    const auto w = buf.begin() + static_cast<std::ptrdiff_t>(head);
+    e.input_ids.assign(w, w + static_cast<std::ptrdiff_t>(len - 1));
+    e.targets.assign(w + 1, w + static_cast<std::ptrdiff_t>(len));
+    if (docs) {
+      bool several = false;
+      e.positions.resize(len - 1);
+      for (size_t i = 0; i + 1 < len; ++i) {
+        const bool starts = i > 0 && first[head + i];
+        several |= starts;
+        e.positions[i] = i == 0 || starts ? 0 : e.positions[i - 1] + 1;
+        if (first[head + i + 1]) e.targets[i] = static_cast<int32_t>(kIgnoreIndex);
+      }
+      if (!several) e.positions.clear();  // one document: the default positions
+    }
     out.push_back(std::move(e));
+  };
+  auto drain = [&](bool all) {
+    while (buf.size() - head >= win) {
+      emit(win);
+      head += win - 1;
+    }
+    if (all) {
+      if (buf.size() - head >= 2) emit(buf.size() - head);
+      buf.clear();
+      first.clear();
+      head = 0;
+    } else if (head > buf.size() / 2) {  // compact: drop emitted tokens
+      buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(head));
+      if (docs) first.erase(first.begin(), first.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+    }
   };
   std::string line;
   while (r.next(line)) {
     if (is_blank(line)) continue;
+    const size_t doc_begin = buf.size();
     if (add_bos) buf.push_back(tok.bos_id());
     auto ids = tok.encode(line);
     buf.insert(buf.end(), ids.begin(), ids.end());
     buf.push_back(tok.eos_id());
-    while (buf.size() - head >= win) {
-      emit(win);
-      head += win - 1;  // the last token of a window starts the next one
+    if (docs) {
+      first.resize(buf.size(), 0);
+      first[doc_begin] = 1;
     }
-    if (head > buf.size() / 2) {  // compact: drop emitted tokens
-      buf.erase(buf.begin(), buf.begin() + head);
-      head = 0;
-    }
+    drain(/*all=*/packing == Packing::kNone);
   }
-  if (buf.size() - head >= 2) emit(buf.size() - head);
+  drain(/*all=*/true);
+  if (docs) {  // a window of documents' last tokens only predicts nothing
+    out.erase(
+        std::remove_if(out.begin(), out.end(), [](const Example& e) { return !has_target(e); }),
+        out.end());
+  }
   return out;
 }
 
@@ -228,7 +266,7 @@ std::vector<Example> load_tokens(const DataSource& src, int64_t seq_len, const s
 }  // namespace
 
 Dataset Dataset::load(const DataSource& src, const Tokenizer* tok, int64_t seq_len, bool add_bos,
-                      const std::string& key) {
+                      const std::string& key, Packing packing) {
   if (src.path.empty()) usage_error("{}.path: no data file given", key);
   if (seq_len < 1) usage_error("data.seq_len: must be >= 1, got {}", seq_len);
   if (seq_len > kMaxPositions)
@@ -241,7 +279,7 @@ Dataset Dataset::load(const DataSource& src, const Tokenizer* tok, int64_t seq_l
   std::vector<Example> ex;
   switch (src.format) {
     case DataFormat::kText:
-      ex = load_text(src, *tok, seq_len, add_bos, key);
+      ex = load_text(src, *tok, seq_len, add_bos, packing, key);
       break;
     case DataFormat::kInstruct:
       ex = load_instruct(src, *tok, seq_len, add_bos, key);

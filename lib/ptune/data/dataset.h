@@ -1,9 +1,14 @@
 // Training/eval datasets and batching. Three formats (recipe data.*.format):
 //  text     - one document per non-empty line; tokenized as [BOS] + doc + [EOS] (BOS only
-//             with add_bos), all documents concatenated into one stream and packed into
-//             windows of seq_len+1 tokens with stride seq_len: input = w[0:L-1], targets =
-//             w[1:L]. Every position predicts, across document boundaries, as in HF run_clm
-//             packing. The last, shorter window is kept if it has >= 2 tokens.
+//             with add_bos), cut into windows of seq_len+1 tokens with stride seq_len: input
+//             = w[0:L-1], targets = w[1:L]; the last, shorter window is kept if it has >= 2
+//             tokens. By data.packing:
+//               documents: all documents in one stream, each attending only within itself
+//                          (Example::positions restart at 0 per document); a document's
+//                          last token predicts nothing. The default.
+//               none:      each document windowed on its own (the batch pads them).
+//               stream:    one stream in which every position predicts and attends across
+//                          document boundaries, as HF run_clm's group_texts.
 //  instruct - JSONL {prompt, response} (field names configurable); tokens = [BOS] +
 //             encode(template with {prompt} replaced) + encode(response) + [EOS], truncated
 //             to seq_len+1; input = tokens[:-1], targets = tokens[1:] with every target that
@@ -37,7 +42,7 @@ class Dataset {
   // "data.train"), the file and the line: "data.train: f.jsonl:3: field 'response' missing".
   // Path "-" reads stdin. An empty dataset is an error.
   static Dataset load(const DataSource& src, const Tokenizer* tok, int64_t seq_len, bool add_bos,
-                      const std::string& key = "data");
+                      const std::string& key = "data", Packing packing = Packing::kDocuments);
   static Dataset from_examples(std::vector<Example> examples);
   size_t size() const { return examples_.size(); }
   const Example& operator[](size_t i) const { return examples_[i]; }

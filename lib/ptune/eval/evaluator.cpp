@@ -24,13 +24,13 @@ EvalResult finish(double nll, int64_t correct, int64_t tokens, int64_t examples)
 
 }  // namespace
 
-EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_id,
-                    const EvalOptions& o) {
+EvalResult evaluate_logits(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_id,
+                           const EvalOptions& o) {
   torch::NoGradGuard no_grad;
   double nll_total = 0.0;
   int64_t correct_total = 0, tokens_total = 0, examples = 0;
   for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& b) {
-    torch::Tensor logits = logits_fn(b.input_ids);  // (B, T, V) fp32
+    torch::Tensor logits = logits_fn(b.input_ids, b.positions);  // (B, T, V) fp32
     const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
     torch::Tensor targets = b.targets.to(logits.device());  // (B, T)
     torch::Tensor mask = targets.ne(kIgnoreIndex);          // (B, T)
@@ -60,8 +60,12 @@ EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_
 
 EvalResult evaluate(Transformer& model, const Dataset& data, int64_t pad_id, const EvalOptions& o) {
   const torch::Device device = model->head_weight().device();
-  return evaluate([&](const torch::Tensor& ids) { return model->forward(ids.to(device)); }, data,
-                  pad_id, o);
+  auto logits = [&](const torch::Tensor& ids, const torch::Tensor& positions) {
+    ForwardArgs args;
+    if (positions.defined()) args.positions = positions.to(device);
+    return model->forward(ids.to(device), args);
+  };
+  return evaluate_logits(logits, data, pad_id, o);
 }
 
 }  // namespace ptune

@@ -26,11 +26,13 @@ struct EvalOptions {
   std::function<void(int64_t index, const EvalResult&)> per_example;
 };
 
-// How to get logits (B, T, V) fp32 for a batch's input ids (B, T), which are on the CPU.
-using LogitsFn = std::function<torch::Tensor(const torch::Tensor& input_ids)>;
+// How to get logits (B, T, V) fp32 for a batch's input ids (B, T) and packed documents'
+// positions (B, T) or undefined (ForwardArgs::positions), both on the CPU.
+using LogitsFn =
+    std::function<torch::Tensor(const torch::Tensor& input_ids, const torch::Tensor& positions)>;
 
-EvalResult evaluate(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_id,
-                    const EvalOptions& o);
+EvalResult evaluate_logits(const LogitsFn& logits_fn, const Dataset& data, int64_t pad_id,
+                           const EvalOptions& o);
 EvalResult evaluate(Transformer& model, const Dataset& data, int64_t pad_id, const EvalOptions& o);
 
 }  // namespace ptune

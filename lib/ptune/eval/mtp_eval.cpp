@@ -20,12 +20,14 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
   for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& b) {
     b.input_ids = b.input_ids.to(device);
     b.targets = b.targets.to(device);
-    auto trunk = model->hidden(b.input_ids);  // (B, T, d)
+    ForwardArgs args;
+    args.positions = b.positions.defined() ? b.positions.to(device) : b.positions;
+    auto trunk = model->hidden(b.input_ids, args);  // (B, T, d)
     torch::Tensor prev = trunk;
     for (int64_t k = 1; k <= K; ++k) {
-      auto h = heads.head_hidden(k, trunk, prev, b.input_ids, model);
-      auto logits = heads.head_logits(k, h, model);  // (B, T, V)
-      auto targets = head_targets(b.targets, k);     // (B, T)
+      auto h = heads.head_hidden(k, trunk, prev, b.input_ids, args.positions, model);
+      auto logits = heads.head_logits(k, h, model);               // (B, T, V)
+      auto targets = head_targets(b.targets, k, args.positions);  // (B, T)
       auto mask = targets.ne(kIgnoreIndex);
       nll[k - 1] += lm_loss_sum(logits, targets).item<double>();
       hits[k - 1] += correct_predictions(logits, targets).sum().item<int64_t>();

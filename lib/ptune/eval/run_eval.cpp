@@ -21,10 +21,11 @@ struct Target {
   DataSource data;
   int64_t seq_len = 0;
   bool add_bos = true;
+  Packing packing = Packing::kDocuments;
 };
 
 Target resolve(const EvalCommand& c) {
-  Target t{c.model, c.adapter, {}, c.seq_len, true};
+  Target t{c.model, c.adapter, {}, c.seq_len, true, Packing::kDocuments};
   t.data.path = c.data;
   t.data.format = c.format;
   if (!c.config.empty()) {
@@ -41,6 +42,7 @@ Target resolve(const EvalCommand& c) {
     if (t.model_dir.empty() && t.adapter.empty()) t.model_dir = final_dir;
     if (t.seq_len <= 0) t.seq_len = r.data.seq_len;
     t.add_bos = r.data.add_bos;
+    t.packing = r.data.packing;
   }
   if (t.model_dir.empty() && t.adapter.empty())
     usage_error("eval: pass --model DIR (or --config recipe.yaml)");
@@ -55,7 +57,7 @@ EvalReport run_eval(const EvalCommand& c) {
   LoadedModel m = load_model("eval", t.model_dir, t.adapter, c.tokenizer);
   Transformer model = m.pm.model;
   if (t.seq_len <= 0) t.seq_len = model->config().max_position_embeddings;
-  Dataset data = Dataset::load(t.data, &m.tok, t.seq_len, t.add_bos);
+  Dataset data = Dataset::load(t.data, &m.tok, t.seq_len, t.add_bos, "data", t.packing);
   const int64_t batch = std::min<int64_t>(c.batch_size, static_cast<int64_t>(data.size()));
   check_memory(inference_memory(model->config(), batch, t.seq_len), torch::kCPU, "eval",
                "lower --batch-size or --seq-len");

@@ -21,9 +21,10 @@ BlockImpl::BlockImpl(const ModelConfig& c, const std::string& path, const ModelB
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                 const torch::Tensor& sin, LayerKV* kv, const torch::Tensor& mask) {
+                                 const torch::Tensor& sin, LayerKV* kv,
+                                 const torch::Tensor& doc_start) {
   // x: (B, T, d)
-  auto a = self_attn->forward(input_layernorm->forward(x), cos, sin, kv, mask);
+  auto a = self_attn->forward(input_layernorm->forward(x), cos, sin, kv, doc_start);
   if (attn_hook) a = attn_hook->forward(a);
   auto h = x + a;
   auto m = mlp->forward(post_attention_layernorm->forward(h));

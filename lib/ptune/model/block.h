@@ -19,9 +19,9 @@ namespace ptune {
 class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const ModelConfig& c, const std::string& path, const ModelBuilder& b);
-  // x: (B, T, d) -> (B, T, d). cos, sin, kv and mask as in Attention.
+  // x: (B, T, d) -> (B, T, d). cos, sin, kv and doc_start as in Attention.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        LayerKV* kv = nullptr, const torch::Tensor& mask = {});
+                        LayerKV* kv = nullptr, const torch::Tensor& doc_start = {});
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   MLP mlp{nullptr};

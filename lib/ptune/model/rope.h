@@ -13,7 +13,8 @@ namespace ptune {
 
 // cos/sin tables for positions [0, max_len), fp32, (max_len, head_dim).
 std::pair<torch::Tensor, torch::Tensor> rope_tables(const ModelConfig& c, int64_t max_len);
-// x: (B, H, T, D); cos/sin: (T, D). Returns x*cos + rotate_half(x)*sin.
+// x: (B, H, T, D); cos/sin: (T, D), or (B, 1, T, D) for per-row positions. Returns
+// x*cos + rotate_half(x)*sin.
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos,
                          const torch::Tensor& sin);
 

@@ -10,6 +10,7 @@
 #include "ptune/model/attention.h"
 #include "ptune/model/loss.h"
 #include "ptune/model/rope.h"
+#include "ptune/ops/causal_attention.h"
 
 namespace ptune {
 
@@ -47,20 +48,36 @@ TransformerImpl::TransformerImpl(const ModelConfig& c, const ModelBuilder& b) : 
 
 std::pair<torch::Tensor, torch::Tensor> TransformerImpl::rope(int64_t pos_offset, int64_t T,
                                                               torch::ScalarType dtype,
-                                                              torch::Device device) {
+                                                              torch::Device device,
+                                                              const torch::Tensor& positions) {
   if (pos_offset < 0) usage_error("forward: pos_offset must be >= 0, got {}", pos_offset);
-  if (pos_offset + T > kMaxPositions)
-    usage_error("forward: pos_offset + tokens must be <= {}, got {}; {}", kMaxPositions,
-                pos_offset + T, kMaxPositionsWhy);
-  if (pos_offset + T > cos_.size(0)) {
+  int64_t end = pos_offset + T;  // one past the last position
+  if (positions.defined()) {
+    PTUNE_CHECK(positions.dim() == 2 && positions.size(1) == T,
+                "forward: positions must be (batch, {}), got {} dims", T, positions.dim());
+    const int64_t lo = positions.numel() ? positions.min().item<int64_t>() : 0;
+    if (lo < 0) usage_error("forward: positions must be >= 0, got {}", lo);
+    end = pos_offset + (positions.numel() ? positions.max().item<int64_t>() + 1 : 0);
+  }
+  if (end > kMaxPositions)
+    usage_error("forward: pos_offset + tokens must be <= {}, got {}; {}", kMaxPositions, end,
+                kMaxPositionsWhy);
+  if (end > cos_.size(0)) {
     // Longer than max_position_embeddings: extend (doubling) rather than fail.
-    std::tie(cos_, sin_) = rope_tables(config_, std::max(pos_offset + T, 2 * cos_.size(0)));
+    std::tie(cos_, sin_) = rope_tables(config_, std::max(end, 2 * cos_.size(0)));
   }
   if (cos_.device() != device) {
     cos_ = cos_.to(device);
     sin_ = sin_.to(device);
   }
-  return {cos_.narrow(0, pos_offset, T).to(dtype), sin_.narrow(0, pos_offset, T).to(dtype)};
+  if (!positions.defined())
+    return {cos_.narrow(0, pos_offset, T).to(dtype), sin_.narrow(0, pos_offset, T).to(dtype)};
+  const auto index = (positions.to(device, torch::kLong) + pos_offset).flatten();
+  const int64_t B = positions.size(0), D = cos_.size(1);
+  auto gather = [&](const torch::Tensor& table) {
+    return table.index_select(0, index).view({B, 1, T, D}).to(dtype);  // (B, 1, T, D)
+  };
+  return {gather(cos_), gather(sin_)};
 }
 
 void TransformerImpl::seed_prefix(KVCache& cache, int64_t batch) {
@@ -91,10 +108,11 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& input_ids, const Forw
   auto x = model->embed_tokens->forward(input_ids);                 // (B, T, d)
   if (x.scalar_type() != compute_dtype_) x = x.to(compute_dtype_);  // precision policy
   const int64_t pos0 = args.pos_offset >= 0 ? args.pos_offset : n_past;
-  auto [cos, sin] = rope(pos0, T, x.scalar_type(), x.device());     // (T, head_dim)
-  auto mask = causal_mask(T, n_past, x.scalar_type(), x.device());  // (T, n_past + T)
+  auto [cos, sin] = rope(pos0, T, x.scalar_type(), x.device(), args.positions);
+  const auto doc_start =
+      args.positions.defined() ? document_starts(args.positions) : torch::Tensor();
   for (int64_t l = 0; l < n_layers; ++l)
-    x = model->blocks[l]->forward(x, cos, sin, cache ? &cache->layers[l] : nullptr, mask);
+    x = model->blocks[l]->forward(x, cos, sin, cache ? &cache->layers[l] : nullptr, doc_start);
   return model->norm->forward(x);
 }
 

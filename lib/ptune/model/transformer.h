@@ -23,9 +23,13 @@ namespace ptune {
 // What a forward sees before the new tokens. Positions: the RoPE position of input_ids[:, 0]
 // is pos_offset when it is >= 0, else the number of keys before it (the cache's length after
 // the model's key/value prefix has been seeded into it; 0 without cache or prefix).
+// Packed sequences: `positions` (B, T) int64 are the tokens' positions counted from that
+// base, restarting at 0 at each document; a token attends only within its document (and to
+// the cache). Undefined = 0, 1, ..., T-1: one document per row.
 struct ForwardArgs {
   KVCache* cache = nullptr;  // appended to; attention sees cache + new tokens
   int64_t pos_offset = -1;
+  torch::Tensor positions;
 };
 
 // "model" submodule of LlamaForCausalLM.
@@ -62,9 +66,11 @@ class TransformerImpl : public torch::nn::Module {
   void set_compute_dtype(torch::ScalarType t) { compute_dtype_ = t; }
   torch::ScalarType compute_dtype() const { return compute_dtype_; }
   // cos/sin (T, head_dim) for positions [pos_offset, pos_offset + T) in `dtype` on `device`
-  // (for callers that run blocks themselves, e.g. MTP heads). Extends the tables as needed.
+  // (for callers that run blocks themselves, e.g. MTP heads); with `positions` (B, T),
+  // (B, 1, T, head_dim) for positions pos_offset + positions. Extends the tables as needed.
   std::pair<torch::Tensor, torch::Tensor> rope(int64_t pos_offset, int64_t T,
-                                               torch::ScalarType dtype, torch::Device device);
+                                               torch::ScalarType dtype, torch::Device device,
+                                               const torch::Tensor& positions = {});
   // The builder's key/value prefix, null without one.
   const KVPrefix& kv_prefix() const { return kv_prefix_; }
 

@@ -9,6 +9,7 @@
 
 #include "ptune/core/error.h"
 #include "ptune/model/attention.h"
+#include "ptune/ops/causal_attention.h"
 #include "ptune/ops/mixed_precision.h"
 
 namespace ptune {
@@ -59,7 +60,7 @@ ParallelHeadsImpl::ParallelHeadsImpl(int64_t n, Transformer& model) {
 
 torch::Tensor ParallelHeadsImpl::head_hidden(int64_t k, const torch::Tensor& trunk,
                                              const torch::Tensor&, const torch::Tensor&,
-                                             Transformer&) {
+                                             const torch::Tensor&, Transformer&) {
   PTUNE_CHECK(k >= 1 && k <= n_heads_, "head {} of {}", k, n_heads_);
   return blocks[k - 1]->forward(trunk);  // (B, T, d)
 }
@@ -79,7 +80,7 @@ class ParallelDrafter : public Drafter {
     auto last = hidden[0][hidden.size(1) - 1];  // (d)
     std::vector<int64_t> out;
     for (int64_t k = 1; k <= heads_->n_heads(); ++k) {
-      auto h = heads_->head_hidden(k, last, last, {}, model_);  // (d)
+      auto h = heads_->head_hidden(k, last, last, {}, {}, model_);  // (d)
       // One position: matrix-vector product (a (1, d) x (d, V) GEMM would repack W each call).
       auto w = heads_->out_proj[k - 1];
       out.push_back(torch::mv(w, h.to(w.scalar_type())).argmax().item<int64_t>());
@@ -115,16 +116,17 @@ SequentialModuleImpl::SequentialModuleImpl(const ModelConfig& c, const std::stri
 }
 
 torch::Tensor SequentialModuleImpl::forward(const torch::Tensor& prev, const torch::Tensor& ids,
-                                            Transformer& model, LayerKV* kv) {
+                                            Transformer& model, LayerKV* kv,
+                                            const torch::Tensor& positions) {
   // prev (B, T, d), ids (B, T): h' = eh_proj([enorm(Emb(ids)); hnorm(prev)]) (B, T, d)
   auto e = enorm->forward(model->model->embed_tokens->forward(ids));
   auto x = mixed_linear(torch::cat({e, hnorm->forward(prev).to(e.scalar_type())}, -1),
                         eh_proj->weight.to(e.scalar_type()));
   const int64_t T = x.size(1);
   const int64_t n_past = kv ? kv->length() : 0;
-  auto [cos, sin] = model->rope(n_past, T, x.scalar_type(), x.device());
-  auto mask = causal_mask(T, n_past, x.scalar_type(), x.device());
-  return block->forward(x, cos, sin, kv, mask);
+  auto [cos, sin] = model->rope(n_past, T, x.scalar_type(), x.device(), positions);
+  const auto doc_start = positions.defined() ? document_starts(positions) : torch::Tensor();
+  return block->forward(x, cos, sin, kv, doc_start);
 }
 
 SequentialHeadsImpl::SequentialHeadsImpl(int64_t n, Transformer& model) {
@@ -139,12 +141,13 @@ SequentialHeadsImpl::SequentialHeadsImpl(int64_t n, Transformer& model) {
 
 torch::Tensor SequentialHeadsImpl::head_hidden(int64_t k, const torch::Tensor&,
                                                const torch::Tensor& prev,
-                                               const torch::Tensor& input_ids, Transformer& model) {
+                                               const torch::Tensor& input_ids,
+                                               const torch::Tensor& positions, Transformer& model) {
   PTUNE_CHECK(k >= 1 && k <= n_heads_, "module {} of {}", k, n_heads_);
   // Position i pairs h^(k-1)_i with t_(i+k) = input_ids[i+k]; the filled tail positions
   // only feed positions whose labels are ignored (causal attention keeps them out of the rest).
   const int64_t pad = std::max<int64_t>(0, model->config().pad_token_id);
-  return modules[k - 1]->forward(prev, shift_left(input_ids, k, pad), model);
+  return modules[k - 1]->forward(prev, shift_left(input_ids, k, pad), model, nullptr, positions);
 }
 
 torch::Tensor SequentialHeadsImpl::head_logits(int64_t k, const torch::Tensor& hidden,

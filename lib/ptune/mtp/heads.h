@@ -47,11 +47,12 @@ class MtpHeadsImpl : public torch::nn::Module {
   virtual MtpStyle style() const = 0;
   int64_t n_heads() const { return n_heads_; }
   // Head k's hidden state (B, T, d). `trunk`: trunk hidden (B, T, d); `prev`: head k-1's
-  // hidden (the trunk for k = 1); `input_ids` (B, T). Parallel heads read `trunk`,
-  // sequential modules read `prev` and the input tokens shifted left by k.
+  // hidden (the trunk for k = 1); `input_ids` (B, T); `positions`: packed documents' positions
+  // as ForwardArgs::positions (or undefined). Parallel heads read `trunk`, sequential modules
+  // read `prev` and the input tokens shifted left by k, attending within documents.
   virtual torch::Tensor head_hidden(int64_t k, const torch::Tensor& trunk,
                                     const torch::Tensor& prev, const torch::Tensor& input_ids,
-                                    Transformer& model) = 0;
+                                    const torch::Tensor& positions, Transformer& model) = 0;
   // Head k's logits (B, T, V) fp32 from its hidden state.
   virtual torch::Tensor head_logits(int64_t k, const torch::Tensor& hidden, Transformer& model) = 0;
   virtual std::unique_ptr<Drafter> drafter(Transformer& model) = 0;
@@ -71,7 +72,8 @@ class ParallelHeadsImpl : public MtpHeadsImpl {
   ParallelHeadsImpl(int64_t n_heads, Transformer& model);
   MtpStyle style() const override { return MtpStyle::kParallel; }
   torch::Tensor head_hidden(int64_t k, const torch::Tensor& trunk, const torch::Tensor& prev,
-                            const torch::Tensor& input_ids, Transformer& model) override;
+                            const torch::Tensor& input_ids, const torch::Tensor& positions,
+                            Transformer& model) override;
   torch::Tensor head_logits(int64_t k, const torch::Tensor& hidden, Transformer& model) override;
   std::unique_ptr<Drafter> drafter(Transformer& model) override;
   std::vector<ResBlock> blocks;
@@ -88,10 +90,10 @@ class SequentialModuleImpl : public torch::nn::Module {
   torch::nn::Linear eh_proj{nullptr};
   Block block{nullptr};
   // prev (B, T, d), ids (B, T) the tokens t_(i+k); kv: the module's own KV cache, whose
-  // length is the first new position (none: positions from 0). Returns h^k (B, T, d) before
-  // `norm`.
+  // length is the first new position (none: positions from 0); positions as in ForwardArgs.
+  // Returns h^k (B, T, d) before `norm`.
   torch::Tensor forward(const torch::Tensor& prev, const torch::Tensor& ids, Transformer& model,
-                        LayerKV* kv = nullptr);
+                        LayerKV* kv = nullptr, const torch::Tensor& positions = {});
 };
 TORCH_MODULE(SequentialModule);
 
@@ -100,7 +102,8 @@ class SequentialHeadsImpl : public MtpHeadsImpl {
   SequentialHeadsImpl(int64_t n_heads, Transformer& model);
   MtpStyle style() const override { return MtpStyle::kSequential; }
   torch::Tensor head_hidden(int64_t k, const torch::Tensor& trunk, const torch::Tensor& prev,
-                            const torch::Tensor& input_ids, Transformer& model) override;
+                            const torch::Tensor& input_ids, const torch::Tensor& positions,
+                            Transformer& model) override;
   torch::Tensor head_logits(int64_t k, const torch::Tensor& hidden, Transformer& model) override;
   std::unique_ptr<Drafter> drafter(Transformer& model) override;
   torch::nn::ModuleList layers{nullptr};

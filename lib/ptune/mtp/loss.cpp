@@ -8,11 +8,16 @@
 
 #include "ptune/core/error.h"
 #include "ptune/model/loss.h"
+#include "ptune/ops/causal_attention.h"
 
 namespace ptune {
 
-torch::Tensor head_targets(const torch::Tensor& targets, int64_t k) {
-  return shift_left(targets, k, kIgnoreIndex);
+torch::Tensor head_targets(const torch::Tensor& targets, int64_t k,
+                           const torch::Tensor& positions) {
+  auto shifted = shift_left(targets, k, kIgnoreIndex);
+  if (!positions.defined()) return shifted;
+  const auto doc = document_starts(positions);  // (B, T): equal within a document
+  return shifted.masked_fill_(shift_left(doc, k, -1).ne(doc), kIgnoreIndex);
 }
 
 MtpObjective::MtpObjective(const MtpConfig& c, MtpHeads heads)
@@ -32,12 +37,14 @@ double MtpObjective::forward_backward(Transformer& model, const Batch& b, int64_
                                       double loss_scale) {
   const int64_t denom = std::max<int64_t>(1, norm);
   const bool base = c_.train_base;
+  ForwardArgs args;
+  args.positions = b.positions;
   torch::Tensor trunk;  // (B, T, d), with graph when the base trains
   {
     torch::NoGradGuard no_grad;
-    if (!base) trunk = model->hidden(b.input_ids);
+    if (!base) trunk = model->hidden(b.input_ids, args);
   }
-  if (base) trunk = model->hidden(b.input_ids);
+  if (base) trunk = model->hidden(b.input_ids, args);
 
   // Surrogate terms sum(h * dL/dh) for each detached hidden state; one backward at the end.
   std::vector<torch::Tensor> surrogate;
@@ -70,9 +77,10 @@ double MtpObjective::forward_backward(Transformer& model, const Batch& b, int64_
   lm_count_ += b.n_targets;
   torch::Tensor prev = trunk;
   for (int64_t k = 1; k <= heads_->n_heads(); ++k) {
-    torch::Tensor hk = heads_->head_hidden(k, trunk, prev, b.input_ids, model);  // (B, T, d)
+    torch::Tensor hk =
+        heads_->head_hidden(k, trunk, prev, b.input_ids, b.positions, model);  // (B, T, d)
     total += score(
-        hk, head_targets(b.targets, k), weight(k),
+        hk, head_targets(b.targets, k, b.positions), weight(k),
         [&](const torch::Tensor& h) { return heads_->head_logits(k, h, model); }, true, k);
     prev = hk;
   }

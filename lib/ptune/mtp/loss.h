@@ -17,8 +17,10 @@
 
 namespace ptune {
 
-// Targets of head k (B, T): targets shifted left by k, -100 fill.
-torch::Tensor head_targets(const torch::Tensor& targets, int64_t k);
+// Targets of head k (B, T): targets shifted left by k, -100 fill; with packed documents'
+// positions (ForwardArgs::positions), also -100 where the target lies in the next document.
+torch::Tensor head_targets(const torch::Tensor& targets, int64_t k,
+                           const torch::Tensor& positions = {});
 
 class MtpObjective {
  public:

@@ -135,11 +135,11 @@ Run set_up(const Recipe& r) {
              run.cfg.num_hidden_layers, run.cfg.hidden_size, run.cfg.vocab_size, run.method->name(),
              n.trainable, n.total);
 
-  run.train_data =
-      Dataset::load(r.data.train, &run.tok, r.data.seq_len, r.data.add_bos, "data.train");
+  run.train_data = Dataset::load(r.data.train, &run.tok, r.data.seq_len, r.data.add_bos,
+                                 "data.train", r.data.packing);
   if (!r.data.eval.path.empty())
-    run.eval_data =
-        Dataset::load(r.data.eval, &run.tok, r.data.seq_len, r.data.add_bos, "data.eval");
+    run.eval_data = Dataset::load(r.data.eval, &run.tok, r.data.seq_len, r.data.add_bos,
+                                  "data.eval", r.data.packing);
   PTUNE_INFO("data: {} training sequences ({} targets){}", run.train_data->size(),
              run.train_data->total_targets(),
              run.eval_data ? fmt::format(", {} eval sequences", run.eval_data->size()) : "");
@@ -274,6 +274,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
       micro.push_back(batches.next());
       micro.back().input_ids = micro.back().input_ids.to(run.ctx.device);
       micro.back().targets = micro.back().targets.to(run.ctx.device);
+      if (micro.back().positions.defined())
+        micro.back().positions = micro.back().positions.to(run.ctx.device);
       step_targets += micro.back().n_targets;
       step_tokens += micro.back().n_tokens;
     }
@@ -285,7 +287,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
         continue;
       }
       const torch::Tensor loss =
-          model->loss_sum(model->hidden(b.input_ids), b.targets, r.train.loss_chunk) /
+          model->loss_sum(model->hidden(b.input_ids, {nullptr, -1, b.positions}), b.targets,
+                          r.train.loss_chunk) /
           std::max<int64_t>(1, step_targets);
       (scaler ? scaler->scale(loss) : loss).backward();
       loss_sum += loss.item<double>();
