@@ -44,6 +44,10 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
                   "positions per chunk of the LM loss's logits (0 = all at once)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--activation-checkpointing", o->activation_checkpointing,
+                  "recompute every Nth block in the backward (0 = off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--profile", o->profile,
                   "write a Chrome trace (chrome://tracing) of the timed steps to FILE");
   cmd->add_flag("--autocast", o->autocast,
@@ -68,6 +72,7 @@ void add_bench(CLI::App& app, const GlobalOptions& g) {
                               {"dtype", std::string(name_of(o->precision.dtype))},
                               {"device", o->device},
                               {"loss_chunk", o->loss_chunk},
+                              {"activation_checkpointing", o->activation_checkpointing},
                               {"autocast", static_cast<int64_t>(o->autocast)},
                               {"params", r.params},
                               {"trainable", r.trainable},

@@ -42,6 +42,7 @@ void add_train(CLI::App& app, const GlobalOptions& g) {
                      {"output", s.final_dir.empty() ? r.output.dir : s.final_dir}};
     if (s.train_loss >= 0) rec["train_loss"] = s.train_loss;
     if (s.eval_loss >= 0) rec["eval_loss"] = s.eval_loss;
+    rec["setup_s"] = s.setup_s;
     std::cout << metric_json(rec) << "\n";
   });
 }

@@ -373,6 +373,26 @@ TEST(Recipe, MissingFile) {
   }
 }
 
+TEST(Recipe, ActivationCheckpointingIsABooleanOrEveryNBlocks) {
+  auto every = [](const std::string& v) {
+    return load_recipe_text(
+               std::string(kMinimal) + "train: {activation_checkpointing: " + v + "}\n", "r.yaml")
+        .train.activation_checkpointing;
+  };
+  EXPECT_EQ(every("true"), 1);
+  EXPECT_EQ(every("false"), 0);
+  EXPECT_EQ(every("3"), 3);
+  EXPECT_EQ(load_recipe_text(kMinimal, "r.yaml").train.activation_checkpointing, 0);
+  EXPECT_EQ(load_error(std::string(kMinimal) + "train: {activation_checkpointing: always}\n"),
+            "recipe r.yaml has 1 problem:\n"
+            "  train.activation_checkpointing: expected true, false or a non-negative integer, "
+            "got 'always' (r.yaml:8)");
+  EXPECT_EQ(load_error(kMinimal, {"train.activation_checkpointing=-2"}),
+            "recipe r.yaml has 1 problem:\n"
+            "  train.activation_checkpointing: must be >= 0, got -2 "
+            "(--set train.activation_checkpointing=-2)");
+}
+
 TEST(Recipe, OverridesAreAppliedAndValidated) {
   Recipe r = load_recipe_text(
       kMinimal, "r.yaml",

@@ -446,7 +446,9 @@ TEST_F(DataTest, TextDocumentPackingRestartsPositionsAndStopsAtEachDocument) {
       several |= i > 0 && position[start + i] == 0;
       const int32_t want_target = last[start + i] ? -100 : stream[start + i + 1];
       EXPECT_EQ(ds[k].targets[i], want_target) << "window " << k << " token " << i;
-      if (!ds[k].positions.empty()) EXPECT_EQ(ds[k].positions[i], expect_pos);
+      if (!ds[k].positions.empty()) {
+        EXPECT_EQ(ds[k].positions[i], expect_pos);
+      }
     }
     EXPECT_EQ(ds[k].positions.empty(), !several) << "window " << k;
   }

@@ -78,13 +78,23 @@ TEST(MemoryEstimate, TermsFollowTheFormula) {
   const MemoryNeeds full = training_memory(c, MethodConfig{}, MtpConfig{}, 2, 16, 3, DType::kFp32);
   EXPECT_EQ(full.weights, 4 * N + rope);
   EXPECT_EQ(full.optimizer, 12 * N);
-  const double tokens = 2 * 16,
-               per_layer = tokens * (4 * 32 + 2 * 32 + 2 * 16 + 3 * 48) * 4 + tokens * 4 * 8 * 4;
+  // Per layer: the projections' inputs and outputs, and attention's fp32 log-sum-exp per head
+  // and position (no T x T scores).
+  const double tokens = 2 * 16, tensors = tokens * (4 * 32 + 2 * 32 + 2 * 16 + 3 * 48),
+               lse = tokens * 4 * 4, per_layer = tensors * 4 + lse;
   EXPECT_EQ(full.activations, 2 * per_layer + 8 * tokens * 64);
   EXPECT_EQ(full.data, 16 * tokens * 3);
-  // bf16 halves the activations kept per layer, not the fp32 logits.
+  // bf16 halves the activations kept per layer, not the fp32 logits or log-sum-exp.
   const MemoryNeeds bf16 = training_memory(c, MethodConfig{}, MtpConfig{}, 2, 16, 3, DType::kBf16);
-  EXPECT_EQ(bf16.activations, per_layer + 8 * tokens * 64);
+  EXPECT_EQ(bf16.activations, 2 * (tensors * 2 + lse) + 8 * tokens * 64);
+  // Checkpointing every block keeps each block's input, plus one block's activations.
+  const MemoryNeeds recomputed =
+      training_memory(c, MethodConfig{}, MtpConfig{}, 2, 16, 3, DType::kFp32, 0, 1);
+  EXPECT_EQ(recomputed.activations, 2 * tokens * 32 * 4 + per_layer + 8 * tokens * 64);
+  // Every second block: block 0 recomputed, block 1 kept.
+  const MemoryNeeds half =
+      training_memory(c, MethodConfig{}, MtpConfig{}, 2, 16, 3, DType::kFp32, 0, 2);
+  EXPECT_EQ(half.activations, tokens * 32 * 4 + 2 * per_layer + 8 * tokens * 64);
 
   const MemoryNeeds gen = inference_memory(c, 1, 1, 100);
   EXPECT_EQ(gen.weights, 4 * N + rope);

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "ptune/core/error.h"
 #include "ptune/model/attention.h"
 #include "ptune/model/loss.h"
@@ -129,6 +133,44 @@ TEST(Model, KvCacheMatchesFullForward) {
     auto rest = m->forward(ids.narrow(1, 5, 7), {&chunked, offset + 5});
     expect_close(rest, full.narrow(1, 5, 7), 1e-5);
   }
+}
+
+// Nodes of the autograd graph behind `t` whose name contains `part`.
+int count_graph_nodes(const torch::Tensor& t, const std::string& part) {
+  std::vector<torch::autograd::Node*> todo{t.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  int n = 0;
+  while (!todo.empty()) {
+    auto* node = todo.back();
+    todo.pop_back();
+    if (!node || !seen.insert(node).second) continue;
+    if (node->name().find(part) != std::string::npos) ++n;
+    for (const auto& edge : node->next_edges()) todo.push_back(edge.function.get());
+  }
+  return n;
+}
+
+TEST(Model, ActivationCheckpointingRecomputesTheChosenBlocks) {
+  // Every 2nd of 4 blocks (0 and 2) becomes one recomputing node, in training only: not
+  // without autograd, not while decoding into a cache. (Losses and gradients equal to a run
+  // without it: Train.ActivationCheckpointingGivesTheSameRun.)
+  torch::manual_seed(3);
+  ModelConfig c = tiny_config();
+  c.num_hidden_layers = 4;
+  Transformer m(c);
+  auto ids = torch::randint(64, {2, 9}, torch::kLong);
+  const auto plain = m->forward(ids);
+  EXPECT_EQ(count_graph_nodes(plain, "CheckpointFunction"), 0);
+  m->set_activation_checkpointing(2);
+  const auto recomputed = m->forward(ids);
+  EXPECT_EQ(count_graph_nodes(recomputed, "CheckpointFunction"), 2);
+  // Blocks inside a checkpoint save nothing of their own: fewer nodes in the graph.
+  EXPECT_LT(count_graph_nodes(recomputed, ""), count_graph_nodes(plain, ""));
+  expect_close(recomputed, plain, 0);
+  KVCache cache;
+  EXPECT_EQ(count_graph_nodes(m->forward(ids, {&cache}), "CheckpointFunction"), 0);
+  torch::NoGradGuard no_grad;
+  EXPECT_FALSE(m->forward(ids).requires_grad());
 }
 
 TEST(Model, TiledCausalAttentionMatchesShortForwards) {

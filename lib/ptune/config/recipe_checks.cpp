@@ -151,6 +151,7 @@ void check_training(Checker& c, const Recipe& r) {
   c.above<int64_t>("train.log_every", t.log_every, 0);
   c.at_least<int64_t>("train.threads", t.threads, 0);
   c.at_least<int64_t>("train.loss_chunk", t.loss_chunk, 0);
+  c.at_least<int64_t>("train.activation_checkpointing", t.activation_checkpointing, 0);
   c.one_of("train.device", t.device, {"cpu", "cuda", "auto"});
 
   c.required("output.dir", r.output.dir, "the run's output directory");

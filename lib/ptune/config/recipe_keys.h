@@ -137,6 +137,7 @@ void visit_recipe(V& v, R& r) {
     v.field("threads", t.threads);
     v.field("device", t.device);
     v.field("loss_chunk", t.loss_chunk);
+    v.every_field("activation_checkpointing", t.activation_checkpointing);
   });
   v.section("output", [&] {
     v.field("dir", r.output.dir);

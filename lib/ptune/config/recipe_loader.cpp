@@ -98,6 +98,7 @@ class YamlWriter {
   void field(const char* key, int64_t v) { out_ << YAML::Key << key << YAML::Value << v; }
   void field(const char* key, uint64_t v) { out_ << YAML::Key << key << YAML::Value << v; }
   void field(const char* key, bool v) { out_ << YAML::Key << key << YAML::Value << v; }
+  void every_field(const char* key, int64_t v) { field(key, v); }
   void field(const char* key, double v) {
     out_ << YAML::Key << key << YAML::Value << format_double(v);
   }

@@ -139,6 +139,17 @@ void YamlReader::field(const char* key, bool& v) {
   if (n.IsDefined()) scalar(path, n, "true or false", &v);
 }
 
+void YamlReader::every_field(const char* key, int64_t& v) {
+  std::string path;
+  YAML::Node n = take(key, &path);
+  if (!n.IsDefined()) return;
+  bool on = false;
+  if (n.IsScalar() && YAML::convert<bool>::decode(n, on))
+    v = on ? 1 : 0;
+  else
+    scalar(path, n, "true, false or a non-negative integer", &v);
+}
+
 void YamlReader::field(const char* key, std::string& v) {
   std::string path;
   YAML::Node n = take(key, &path);

@@ -48,6 +48,8 @@ class YamlReader {
   void field(const char* key, uint64_t& v);
   void field(const char* key, double& v);
   void field(const char* key, bool& v);
+  // Every how many: true = 1, false = 0, or a non-negative integer.
+  void every_field(const char* key, int64_t& v);
   void field(const char* key, std::string& v);
   void field(const char* key, std::vector<std::string>& v);  // a list, or one scalar
   void field(const char* key, std::vector<int64_t>& v);

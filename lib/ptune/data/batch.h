@@ -22,7 +22,7 @@ constexpr int64_t kIgnoreIndex = -100;
 struct Example {
   std::vector<int32_t> input_ids;
   std::vector<int32_t> targets;
-  std::vector<int32_t> positions;
+  std::vector<int32_t> positions = {};
 };
 
 struct Batch {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "ptune/core/error.h"
@@ -124,17 +125,26 @@ ParamCount count_training_params(const ModelConfig& c, const MethodConfig& m,
 
 MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const MtpConfig& mtp,
                             int64_t batch, int64_t seq, int64_t grad_accum, DType dtype,
-                            int64_t loss_chunk) {
+                            int64_t loss_chunk, int64_t checkpoint_every) {
   const ParamCount params = count_training_params(c, m, mtp);
   const double s = compute_bytes(dtype), tokens = static_cast<double>(batch) * seq;
   const double d = c.hidden_size, I = c.intermediate_size, hd = c.resolved_head_dim();
   const double q = c.num_attention_heads * hd, kv = c.num_key_value_heads * hd;
-  const double H = c.num_attention_heads, T = seq;
+  const double H = c.num_attention_heads;
   // Layers that keep activations: the trunk (unless frozen under mtp.train_base: false) and the
   // sequential MTP modules, each a decoder layer.
   double layers = mtp.style != MtpStyle::kNone && !mtp.train_base ? 0 : c.num_hidden_layers;
   if (mtp.style == MtpStyle::kSequential) layers += mtp.heads;
-  const double per_layer = tokens * (4 * d + 2 * q + 2 * kv + 3 * I) * s + tokens * H * (T / 2) * s;
+  // Attention keeps its output and an fp32 log-sum-exp per head and position, not the scores.
+  const double per_layer = tokens * (4 * d + 2 * q + 2 * kv + 3 * I) * s + tokens * H * 4;
+  // A checkpointed block keeps only its input; one at a time is recomputed in the backward.
+  double kept = layers * per_layer;
+  if (checkpoint_every > 0 && layers > 0) {
+    const double recomputed =
+        std::ceil(static_cast<double>(c.num_hidden_layers) / static_cast<double>(checkpoint_every));
+    kept -= recomputed * (per_layer - tokens * d * s);
+    kept += per_layer;
+  }
   MemoryNeeds n;
   n.weights = 4 * params.total + rope_table_bytes(c);
   n.optimizer = 12 * params.trainable;
@@ -143,19 +153,19 @@ MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const M
   const double logit_rows = loss_chunk > 0 && mtp.style == MtpStyle::kNone
                                 ? std::min<double>(tokens, loss_chunk)
                                 : tokens;
-  n.activations = layers * per_layer + 8 * logit_rows * static_cast<double>(c.vocab_size);
+  n.activations = kept + 8 * logit_rows * static_cast<double>(c.vocab_size);
   n.data = 16 * tokens * static_cast<double>(grad_accum);
   return n;
 }
 
 MemoryNeeds inference_memory(const ModelConfig& c, int64_t batch, int64_t seq,
                              int64_t cache_positions) {
-  const double tokens = static_cast<double>(batch) * seq, T = seq, s = 4;
+  const double tokens = static_cast<double>(batch) * seq, s = 4;
   const double d = c.hidden_size, I = c.intermediate_size, H = c.num_attention_heads;
   const double kv = c.num_key_value_heads * c.resolved_head_dim();
   MemoryNeeds n;
   n.weights = 4 * parameter_count(c) + rope_table_bytes(c);
-  n.activations = tokens * (2 * d + 3 * I) * s + tokens * H * (T / 8) * s +
+  n.activations = tokens * (2 * d + 3 * I) * s + tokens * H * 4 +
                   8 * tokens * static_cast<double>(c.vocab_size);
   n.cache = 2.0 * c.num_hidden_layers * kv * static_cast<double>(cache_positions) * s;
   n.data = 16 * tokens;

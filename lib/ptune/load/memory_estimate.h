@@ -33,10 +33,10 @@ ParamCount count_training_params(const ModelConfig& c, const MethodConfig& m, co
 
 // Training (train, bench): micro-batches of `batch` x `seq` tokens, `grad_accum` of them held per
 // step, computed in `dtype` (fp32 | bf16 | fp16), the LM loss `loss_chunk` positions at a time
-// (0 = all at once).
+// (0 = all at once), every `checkpoint_every`-th trunk block recomputed in the backward (0 = none).
 MemoryNeeds training_memory(const ModelConfig& c, const MethodConfig& m, const MtpConfig& mtp,
                             int64_t batch, int64_t seq, int64_t grad_accum, DType dtype,
-                            int64_t loss_chunk = 0);
+                            int64_t loss_chunk = 0, int64_t checkpoint_every = 0);
 
 // Inference in fp32 (eval, generate): a forward of `batch` x `seq` tokens without gradients, and a
 // K/V cache of `cache_positions`; both 0 = the weights alone.

@@ -8,6 +8,7 @@
 #include "ptune/config/size_limits.h"
 #include "ptune/core/error.h"
 #include "ptune/model/attention.h"
+#include "ptune/model/block_checkpoint.h"
 #include "ptune/model/loss.h"
 #include "ptune/model/rope.h"
 #include "ptune/ops/causal_attention.h"
@@ -111,8 +112,14 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& input_ids, const Forw
   auto [cos, sin] = rope(pos0, T, x.scalar_type(), x.device(), args.positions);
   const auto doc_start =
       args.positions.defined() ? document_starts(args.positions) : torch::Tensor();
-  for (int64_t l = 0; l < n_layers; ++l)
-    x = model->blocks[l]->forward(x, cos, sin, cache ? &cache->layers[l] : nullptr, doc_start);
+  const bool recompute = checkpoint_every_ > 0 && !args.cache && torch::GradMode::is_enabled();
+  for (int64_t l = 0; l < n_layers; ++l) {
+    LayerKV* kv = cache ? &cache->layers[l] : nullptr;
+    if (recompute && l % checkpoint_every_ == 0)
+      x = checkpointed_block(model->blocks[l], x, cos, sin, kv, doc_start);
+    else
+      x = model->blocks[l]->forward(x, cos, sin, kv, doc_start);
+  }
   return model->norm->forward(x);
 }
 

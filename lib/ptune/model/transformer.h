@@ -29,7 +29,7 @@ namespace ptune {
 struct ForwardArgs {
   KVCache* cache = nullptr;  // appended to; attention sees cache + new tokens
   int64_t pos_offset = -1;
-  torch::Tensor positions;
+  torch::Tensor positions = {};
 };
 
 // "model" submodule of LlamaForCausalLM.
@@ -65,6 +65,9 @@ class TransformerImpl : public torch::nn::Module {
   // output to it, and mixed_linear casts the fp32 master weights to match.
   void set_compute_dtype(torch::ScalarType t) { compute_dtype_ = t; }
   torch::ScalarType compute_dtype() const { return compute_dtype_; }
+  // Activation checkpointing: with autograd on and no caller's cache, every `every`-th block
+  // (0, N, 2N, ...) keeps only its input and is recomputed in the backward; 0 = none.
+  void set_activation_checkpointing(int64_t every) { checkpoint_every_ = every; }
   // cos/sin (T, head_dim) for positions [pos_offset, pos_offset + T) in `dtype` on `device`
   // (for callers that run blocks themselves, e.g. MTP heads); with `positions` (B, T),
   // (B, 1, T, head_dim) for positions pos_offset + positions. Extends the tables as needed.
@@ -84,6 +87,7 @@ class TransformerImpl : public torch::nn::Module {
 
   ModelConfig config_;
   torch::ScalarType compute_dtype_ = torch::kFloat;
+  int64_t checkpoint_every_ = 0;
   KVPrefix kv_prefix_;
   torch::Tensor cos_, sin_;  // (max_len, head_dim) fp32, not registered (not saved, not moved
                              // by to(): rope() follows the input's device)

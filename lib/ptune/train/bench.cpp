@@ -50,12 +50,13 @@ BenchResult run_bench(const BenchOptions& o) {
   const RunContext ctx = RunContext::start(o.threads, o.device, /*seed=*/0);
   const torch::Device device = ctx.device;
   check_memory(training_memory(o.arch, o.method, MtpConfig(), o.batch_size, o.seq_len, 1,
-                               o.precision.dtype, o.loss_chunk),
+                               o.precision.dtype, o.loss_chunk, o.activation_checkpointing),
                device, "bench", "lower --batch, --seq or the model's sizes");
   auto method = make_method(o.method, o.arch);
   Transformer model(o.arch, method->builder());
   method->attach(model);
   model->to(device);
+  model->set_activation_checkpointing(o.activation_checkpointing);
   NamedTensors params = method->trainable(model);
   PrecisionPolicy policy = make_precision_policy(o.precision);
   if (o.autocast) {

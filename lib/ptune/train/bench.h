@@ -23,6 +23,7 @@ struct BenchOptions {
                                // (for comparison; the trainer uses explicit casts)
   std::string profile;         // non-empty: write a Chrome trace of the timed steps here
   int64_t loss_chunk = 1024;   // as train.loss_chunk
+  int64_t activation_checkpointing = 0;  // as train.activation_checkpointing
 };
 
 struct BenchResult {

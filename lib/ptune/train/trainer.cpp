@@ -96,10 +96,12 @@ Run set_up(const Recipe& r) {
   const torch::Device device = run.ctx.device;
   run.cfg = resolve_model_config(r.model, run.tok);
   check_memory(training_memory(run.cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len,
-                               r.train.grad_accum, r.precision.dtype, r.train.loss_chunk),
+                               r.train.grad_accum, r.precision.dtype, r.train.loss_chunk,
+                               r.train.activation_checkpointing),
                device, "train",
-               "lower train.batch_size, data.seq_len or train.grad_accum, train fewer parameters "
-               "(method.type: lora), or use a smaller model");
+               "lower train.batch_size, data.seq_len or train.grad_accum, recompute activations "
+               "(train.activation_checkpointing: true), train fewer parameters (method.type: "
+               "lora), or use a smaller model");
 
   run.method = make_method(r.method, run.cfg);
   run.export_mode = resolve_export(*run.method, r.output.export_);  // before training
@@ -110,6 +112,7 @@ Run set_up(const Recipe& r) {
                  run.method->own_params(model));
   run.method->attach(model);
   model->to(device);
+  model->set_activation_checkpointing(r.train.activation_checkpointing);
   run.params = run.method->trainable(model);
   run.mtp = make_mtp_objective(r.mtp, model, run.params);  // null unless mtp.style is set
   if (run.mtp && warm_start_mtp_heads(r.model.path, *run.mtp->heads()))
@@ -199,6 +202,7 @@ std::string export_final(Run& run, const Recipe& r) {
 
 TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   // ---- setup ------------------------------------------------------------------------------
+  const auto setup_start = Clock::now();
   Run run = set_up(r);
   Transformer& model = run.model;
   MtpObjective* mtp = run.mtp.get();
@@ -249,6 +253,9 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   const int64_t last = o.stop_at > 0 ? std::min(o.stop_at, total) : total;
   TrainSummary summary;
   model->train();
+  summary.setup_s = seconds_since(setup_start);
+  PTUNE_INFO("ready to train in {:.1f} s (model, data, optimizer{})", summary.setup_s,
+             o.resume ? ", checkpoint" : "");
   const auto run_start = Clock::now();
   auto window_start = Clock::now();
   auto last_line = Clock::now();  // the last step line on stderr: one at least every 30 s

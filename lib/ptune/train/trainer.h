@@ -18,6 +18,7 @@ struct TrainSummary {
   double train_loss = -1.0;  // < 0: no step ran (resuming a finished run)
   double eval_loss = -1.0;   // < 0: no eval data
   std::string final_dir;     // empty when stopped early
+  double setup_s = 0;        // from the call to the first step: model, data, optimizer, resume
 };
 
 TrainSummary run_training(const Recipe& r, const TrainOptions& o);
