@@ -3,12 +3,17 @@
 
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/weights.h"
+#include "ptune/model/weight_init.h"
 
 namespace ptune {
 
 Transformer load_pretrained(const std::string& dir, const ModelBuilder& b) {
   ModelConfig cfg = read_checkpoint_config(dir);
-  Transformer model(cfg, b);
+  Transformer model = nullptr;
+  {
+    SkipWeightInit loading;  // the checkpoint's weights replace the initial ones
+    model = Transformer(cfg, b);
+  }
   load_weights(*model, CheckpointWeights::open(dir), true);
   return model;
 }

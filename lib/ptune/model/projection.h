@@ -21,7 +21,8 @@ using Projection = std::shared_ptr<ProjectionImpl>;
 
 class LinearImpl : public ProjectionImpl {
  public:
-  LinearImpl(int64_t in, int64_t out);
+  // `dtype`: storage of the weight (bf16 for a frozen LoRA base, method.lora.base_dtype).
+  LinearImpl(int64_t in, int64_t out, torch::ScalarType dtype = torch::kFloat);
   torch::Tensor forward(const torch::Tensor& x) override { return mixed_linear(x, weight); }
   torch::Tensor base_weight() const override { return weight; }
   torch::Tensor weight;  // (out, in), HF name "weight"; init normal(0, 0.02) like HF LLaMA

@@ -11,6 +11,7 @@
 #include "ptune/model/block_checkpoint.h"
 #include "ptune/model/loss.h"
 #include "ptune/model/rope.h"
+#include "ptune/model/weight_init.h"
 #include "ptune/ops/causal_attention.h"
 
 namespace ptune {
@@ -19,8 +20,10 @@ LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, const ModelBuilder& b) {
   auto opts = torch::nn::EmbeddingOptions(c.vocab_size, c.hidden_size);
   const bool has_pad = c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size;
   if (has_pad) opts.padding_idx(c.pad_token_id);
+  // A given weight is not initialised by Embedding (the checkpoint's is loaded into it).
+  if (weight_init_skipped()) opts._weight(torch::empty({c.vocab_size, c.hidden_size}));
   embed_tokens = register_module("embed_tokens", torch::nn::Embedding(opts));
-  {
+  if (!weight_init_skipped()) {
     torch::NoGradGuard no_grad;  // HF _init_weights: normal(0, 0.02), pad row zero
     embed_tokens->weight.normal_(0.0, 0.02);
     if (has_pad) embed_tokens->weight[c.pad_token_id].zero_();

@@ -3,11 +3,13 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "ptune/core/error.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/model/projection.h"
+#include "ptune/model/weight_init.h"
 #include "ptune/ops/mixed_precision.h"
 #include "ptune/peft/lora_file.h"
 #include "ptune/peft/lora_targets.h"
@@ -36,13 +38,14 @@ torch::Tensor lora_delta(const torch::Tensor& A, const torch::Tensor& B, double 
   return torch::matmul(B.detach().to(torch::kFloat), A.detach().to(torch::kFloat)).mul_(scale);
 }
 
-LoRALinearImpl::LoRALinearImpl(int64_t in, int64_t out, int64_t r, double scale_, double dropout_)
+LoRALinearImpl::LoRALinearImpl(int64_t in, int64_t out, int64_t r, double scale_, double dropout_,
+                               torch::ScalarType base_dtype)
     : scale(scale_), dropout(dropout_) {
-  weight = register_parameter("weight", torch::empty({out, in}));
+  weight = register_parameter("weight", torch::empty({out, in}, base_dtype));
   lora_A = register_module("lora_A", std::make_shared<LinearImpl>(in, r));
   lora_B = register_module("lora_B", std::make_shared<LinearImpl>(r, out));
   torch::NoGradGuard no_grad;
-  weight.normal_(0.0, 0.02);
+  if (!weight_init_skipped()) weight.normal_(0.0, 0.02);
   reset_lora("kaiming");
 }
 
@@ -87,9 +90,19 @@ bool LoraMethod::targets(const std::string& path) const {
 ModelBuilder LoraMethod::builder() {
   ModelBuilder b;
   const double scale = lora_scale(c_.alpha, c_.r, c_.rslora);
-  b.projection = [this, scale](const std::string& path, int64_t in, int64_t out) -> Projection {
-    if (!targets(path)) return nullptr;
-    return std::make_shared<LoRALinearImpl>(in, out, c_.r, scale, c_.dropout);
+  // A bf16 base is built in bf16 (attach() would cast an fp32 one): loading a bf16
+  // checkpoint then maps its tensors instead of copying them into fp32 first.
+  const bool bf16 = c_.base_dtype == DType::kBf16;
+  const auto base = bf16 ? torch::kBFloat16 : torch::kFloat;
+  b.projection = [this, scale, bf16, base](const std::string& path, int64_t in,
+                                           int64_t out) -> Projection {
+    if (targets(path))
+      return std::make_shared<LoRALinearImpl>(in, out, c_.r, scale, c_.dropout, base);
+    const bool trained_head =
+        path == "lm_head" && std::count(c_.modules_to_save.begin(), c_.modules_to_save.end(),
+                                        std::string("lm_head")) > 0;
+    if (bf16 && !trained_head) return std::make_shared<LinearImpl>(in, out, base);
+    return nullptr;
   };
   return b;
 }

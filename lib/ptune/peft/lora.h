@@ -22,7 +22,9 @@ torch::Tensor lora_delta(const torch::Tensor& A, const torch::Tensor& B, double 
 
 class LoRALinearImpl : public ProjectionImpl {
  public:
-  LoRALinearImpl(int64_t in, int64_t out, int64_t r, double scale, double dropout);
+  // `base_dtype`: storage of the frozen base weight (fp32, or bf16 for method.lora.base_dtype).
+  LoRALinearImpl(int64_t in, int64_t out, int64_t r, double scale, double dropout,
+                 torch::ScalarType base_dtype = torch::kFloat);
   torch::Tensor forward(const torch::Tensor& x) override;  // (..., in) -> (..., out)
   torch::Tensor base_weight() const override { return weight; }
   void reset_lora(const std::string& init);  // kaiming | gaussian A, zero B

@@ -6,6 +6,7 @@
 #include "ptune/core/error.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/weights.h"
+#include "ptune/model/weight_init.h"
 #include "ptune/peft/adapter.h"
 #include "ptune/peft/lora.h"
 #include "ptune/peft/lora_file.h"
@@ -74,7 +75,10 @@ PeftModel load_with_adapter(const std::string& base_dir, const std::string& adap
                 base_dir.empty() ? adapter_dir + "/" + kAdapterConfigFile : "--model");
   const ModelConfig cfg = read_checkpoint_config(base);
   pm.method = method_for_adapter(adapter_dir, pm.config, cfg);
-  pm.model = Transformer(cfg, pm.method->builder());
+  {
+    SkipWeightInit loading;  // the base's weights are loaded below
+    pm.model = Transformer(cfg, pm.method->builder());
+  }
   load_weights(*pm.model, CheckpointWeights::open(base), true, pm.method->own_params(pm.model));
   pm.method->attach(pm.model);
   pm.method->load_adapter(pm.model, adapter_dir);

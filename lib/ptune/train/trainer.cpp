@@ -25,6 +25,7 @@
 #include "ptune/load/memory_estimate.h"
 #include "ptune/model/loss.h"
 #include "ptune/model/pretrained.h"
+#include "ptune/model/weight_init.h"
 #include "ptune/mtp/heads_io.h"
 #include "ptune/mtp/loss.h"
 #include "ptune/peft/method.h"
@@ -106,7 +107,11 @@ Run set_up(const Recipe& r) {
   run.method = make_method(r.method, run.cfg);
   run.export_mode = resolve_export(*run.method, r.output.export_);  // before training
   Transformer& model = run.model;
-  model = Transformer(run.cfg, run.method->builder());
+  {
+    std::optional<SkipWeightInit> loading;  // the checkpoint's weights replace the initial ones
+    if (!r.model.path.empty()) loading.emplace();
+    model = Transformer(run.cfg, run.method->builder());
+  }
   if (!r.model.path.empty())  // strict, except for the parameters the method adds (LoRA A/B, ...)
     load_weights(*model, CheckpointWeights::open(r.model.path), true,
                  run.method->own_params(model));
