@@ -4,6 +4,9 @@ the same step (forward, CE loss, backward, grad clip 1.0, AdamW) and the same th
 `ptune bench`, printing one JSON line with the same keys.
 
   bench_ref.py --hidden 256 --layers 4 --heads 8 --vocab 4096 --seq 256 --batch 8 [--method lora]
+  [--lora-targets all] [--tied]
+
+setup_s is the time from the start of main() (after the imports) to the first step.
 """
 import argparse
 import json
@@ -46,21 +49,28 @@ def main():
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--method", default="full", choices=["full", "lora"])
     p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--lora-targets", default="qv", choices=["qv", "all"],
+                   help="q_proj and v_proj, or all 7 projections")
+    p.add_argument("--tied", action="store_true", help="lm_head shares embed_tokens")
     a = p.parse_args()
+    t_start = time.perf_counter()
     torch.set_num_threads(a.threads or os.cpu_count())
     torch.manual_seed(0)
     inter = a.intermediate or (a.hidden * 8 // 3 + 63) // 64 * 64
     cfg = {"vocab_size": a.vocab, "hidden_size": a.hidden, "intermediate_size": inter,
            "num_hidden_layers": a.layers, "num_attention_heads": a.heads,
            "num_key_value_heads": a.kv_heads or a.heads, "max_position_embeddings": a.seq,
-           "rope_theta": 10000.0, "rms_norm_eps": 1e-5, "tie_word_embeddings": False}
+           "rope_theta": 10000.0, "rms_norm_eps": 1e-5, "tie_word_embeddings": a.tied}
     model = LlamaForCausalLM(cfg)
     if a.method == "lora":
         for p_ in model.parameters():
             p_.requires_grad_(False)
+        attn = ["q_proj", "v_proj"] if a.lora_targets == "qv" else ["q_proj", "k_proj", "v_proj", "o_proj"]
+        mlp = [] if a.lora_targets == "qv" else ["gate_proj", "up_proj", "down_proj"]
         for layer in model.model.layers:
-            layer.self_attn.q_proj = LoRALinear(layer.self_attn.q_proj, a.lora_r, 2 * a.lora_r)
-            layer.self_attn.v_proj = LoRALinear(layer.self_attn.v_proj, a.lora_r, 2 * a.lora_r)
+            for parent, names in ((layer.self_attn, attn), (layer.mlp, mlp)):
+                for name in names:
+                    setattr(parent, name, LoRALinear(getattr(parent, name), a.lora_r, 2 * a.lora_r))
     params = [p_ for p_ in model.parameters() if p_.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0)
     ids = torch.randint(a.vocab, (a.batch, a.seq + 1))
@@ -84,6 +94,7 @@ def main():
         phase[1] += t2 - t1
         phase[2] += t3 - t2
 
+    setup_s = time.perf_counter() - t_start
     for _ in range(a.warmup):
         step()
     phase[:] = [0.0, 0.0, 0.0]
@@ -98,7 +109,7 @@ def main():
                       "dtype": a.dtype, "params": n_total, "trainable": n_train,
                       "tokens_per_s": a.batch * a.seq / s, "ms_per_step": s * 1e3,
                       "ms_forward": phase[0] * 1e3 / a.steps, "ms_backward": phase[1] * 1e3 / a.steps,
-                      "ms_optimizer": phase[2] * 1e3 / a.steps,
+                      "ms_optimizer": phase[2] * 1e3 / a.steps, "setup_s": setup_s,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 
 
