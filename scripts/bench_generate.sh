@@ -21,13 +21,11 @@ best() {  # best-of-$repeats tokens/s for one mode; keeps the last run's records
   for r in $(seq "$repeats"); do
     $ptune -q generate --model "$model" --format jsonl --temperature 0 --max-new-tokens "$max_new" \
       --threads "$threads" $flag <"$tmp/prompts.txt" >"$tmp/$mode.jsonl"
-    jq -s --arg mode "$mode" '{mode: $mode, prompts: length, tokens: (map(.new_tokens) | add),
-        seconds: (map(.seconds) | add), forward_passes: (map(.forward_passes) | add),
-        rounds: (map(.rounds // 0) | add), drafted: (map(.drafted // 0) | add),
-        accepted: (map(.accepted // 0) | add)}
-        | .acceptance = (if .drafted > 0 then .accepted / .drafted else 0 end)
-        | .mean_accepted_length = (if .rounds > 0 then (.accepted + .rounds) / .rounds else 1 end)
-        | .tokens_per_s = (.tokens / .seconds)' "$tmp/$mode.jsonl" >"$tmp/$mode.$r.json"
+    # The last record is generate's summary of the run.
+    tail -n 1 "$tmp/$mode.jsonl" | jq -c --arg mode "$mode" '{mode: $mode, prompts,
+        tokens: .new_tokens, seconds, forward_passes, rounds: (.rounds // 0),
+        drafted: (.drafted // 0), accepted: (.accepted // 0), acceptance: (.acceptance // 0),
+        mean_accepted_length: (.mean_accepted_length // 1), tokens_per_s}' >"$tmp/$mode.$r.json"
   done
   jq -s -c 'max_by(.tokens_per_s)' "$tmp/$mode".*.json
 }
@@ -35,7 +33,7 @@ greedy=$(best greedy "")
 spec=$(best speculative "--speculative mtp")
 echo "$greedy"
 echo "$spec"
-same=$(jq -s -r '[.[0][].tokens] == [.[1][].tokens]' <(jq -s . "$tmp/greedy.jsonl") <(jq -s . "$tmp/speculative.jsonl"))
+same=$(jq -s -r '[.[0][] | select(.summary | not) | .tokens] == [.[1][] | select(.summary | not) | .tokens]' <(jq -s . "$tmp/greedy.jsonl") <(jq -s . "$tmp/speculative.jsonl"))
 jq -n -c --argjson g "$greedy" --argjson s "$spec" --argjson same "$same" --arg model "$model" \
   --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson threads "$threads" \
   '{bench: "generate", model: $model, threads: $threads, loadavg: $load,

@@ -18,8 +18,7 @@ train() {  # $1 recipe, $2 output dir, rest: --set overrides
   if [ -d "$dir/final" ]; then echo "compare: $dir/final exists, reusing it" >&2; return; fi
   local sets=(--set output.dir="$dir")
   for s in "$@"; do sets+=(--set "$s"); done
-  if ls -d "$dir"/checkpoint-* >/dev/null 2>&1; then $ptune train --config "$recipe" "${sets[@]}" --resume >/dev/null
-  else $ptune train --config "$recipe" "${sets[@]}" >/dev/null; fi
+  $ptune train --config "$recipe" "${sets[@]}" --resume-if-exists >/dev/null
 }
 # "total trainable" of a run's final model (+ adapter), from `ptune info`.
 params() {

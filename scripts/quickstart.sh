@@ -11,10 +11,8 @@ start=$(date +%s)
 # 1. Tokenizer (trained by the recipe when missing) + pretraining.
 if [ -f out/base/final/model.safetensors ]; then
   echo "quickstart: out/base/final exists; skipping pretraining (rm -rf out/base to redo it)" >&2
-elif ls -d out/base/checkpoint-* >/dev/null 2>&1; then
-  $ptune train --config configs/quickstart.yaml --resume
-else
-  $ptune train --config configs/quickstart.yaml
+else  # an interrupted run resumes from its newest checkpoint
+  $ptune train --config configs/quickstart.yaml --resume-if-exists
 fi
 
 # 2. Held-out evaluation of the base model: glosses, and word -> definition.
@@ -26,10 +24,8 @@ $ptune eval --model out/base/final --data data/wordnet/instruct_eval.jsonl --for
 # 3. LoRA fine-tune on word -> definition (PEFT adapter + merged model), then eval after.
 if [ -f out/lora/merged/model.safetensors ]; then
   echo "quickstart: out/lora exists; skipping the LoRA fine-tune (rm -rf out/lora to redo it)" >&2
-elif ls -d out/lora/checkpoint-* >/dev/null 2>&1; then
-  $ptune train --config configs/lora.yaml --resume
 else
-  $ptune train --config configs/lora.yaml
+  $ptune train --config configs/lora.yaml --resume-if-exists
 fi
 $ptune eval --config configs/lora.yaml >out/lora/eval_adapter.json
 $ptune eval --model out/lora/merged --data data/wordnet/instruct_eval.jsonl --format instruct \
@@ -37,12 +33,14 @@ $ptune eval --model out/lora/merged --data data/wordnet/instruct_eval.jsonl --fo
 # The prompt as the instruct data formats it (data.train.template "{prompt}\n"): newline included.
 $ptune generate --model out/lora/merged --prompt $'Define the word "harbor" (noun).\n' --max-new-tokens 24 \
   >out/lora/sample.txt || true
+# Both runs' curves in one page (each run dir also has its own report.html).
+$ptune -q report out/base out/lora -o out/report.html >/dev/null
 
 echo
 echo "quickstart finished in $(( $(date +%s) - start )) s"
 echo "  tokenizer:   out/tok/wordnet.model"
 echo "  base model:  out/base/final   (HF layout: config.json, model.safetensors, tokenizer.model)"
-echo "  metrics:     out/base/metrics.jsonl"
+echo "  metrics:     out/base/metrics.jsonl   report (open in a browser): out/report.html"
 echo "  eval (held-out WordNet glosses): $(cat out/base/eval.json)"
 echo "  LoRA adapter (PEFT): out/lora/final   merged: out/lora/merged"
 echo "  word -> definition eval, base:        $(cat out/base/eval_instruct.json)"

@@ -14,7 +14,10 @@ packages=(
   python3-sentencepiece                     # SentencePiece reference for the tokenizer tests
   wordnet-base                              # the real data (WordNet 3.0)
   jq                                        # JSON in scripts (bench_generate.sh)
+  libjs-chart.js                            # the charts of `ptune report`, inlined into the page
 )
+# The tests' own: headless Chromium renders the reports (the browser label).
+[ "${PTUNE_SKIP_TESTS_BUILD:-0}" = 1 ] || packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "ptune/core/context.h"
 #include "ptune/core/log.h"
+#include "ptune/core/progress.h"
 #include "ptune/generate/session.h"
 
 namespace ptune::cli {
@@ -96,10 +97,33 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
     if (prompt->count() > 0) {
       run_one(o->prompt);
     } else {
-      for (std::string line; std::getline(std::cin, line);) run_one(line);
+      ProgressLine progress("prompt", 0);  // stdin's count is unknown: a count and a rate
+      for (std::string line; std::getline(std::cin, line);) {
+        run_one(line);
+        const GenerateStats t = session.total();
+        progress.update(session.prompts(),
+                        fmt::format("{} tokens | {:.1f} tok/s", t.new_tokens, t.tokens_per_s));
+      }
     }
     if (session.prompts() > 1)
       log_stats(session.total(), fmt::format("total: {} prompts, ", session.prompts()).c_str());
+    if (o->format == "jsonl") {  // the last record: the run's totals, so scripts need not sum
+      const GenerateStats s = session.total();
+      nlohmann::json j = {{"summary", true},
+                          {"prompts", session.prompts()},
+                          {"new_tokens", s.new_tokens},
+                          {"seconds", s.seconds},
+                          {"tokens_per_s", s.tokens_per_s},
+                          {"forward_passes", s.forward_passes}};
+      if (session.speculative()) {
+        j["acceptance"] = s.acceptance_rate;
+        j["mean_accepted_length"] = s.mean_accepted_length;
+        j["rounds"] = s.rounds;
+        j["drafted"] = s.drafted;
+        j["accepted"] = s.accepted;
+      }
+      std::cout << j.dump() << "\n" << std::flush;
+    }
   });
 }
 

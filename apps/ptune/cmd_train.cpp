@@ -1,4 +1,4 @@
-// ptune train --config recipe.yaml [--set k=v]... [--dry-run] [--resume]
+// ptune train --config recipe.yaml [--set k=v]... [--dry-run] [--resume | --resume-if-exists]
 #include <iostream>
 
 #include "commands.h"
@@ -14,6 +14,7 @@ void add_train(CLI::App& app, const GlobalOptions& g) {
     std::vector<std::string> overrides;
     bool dry_run = false;
     bool resume = false;
+    bool resume_if_exists = false;
     int64_t stop_at = -1;
   };
   auto o = std::make_shared<Opts>();
@@ -24,6 +25,8 @@ void add_train(CLI::App& app, const GlobalOptions& g) {
   cmd->add_flag("--dry-run", o->dry_run,
                 "validate and print the resolved recipe as YAML, then exit");
   cmd->add_flag("--resume", o->resume, "continue from the newest checkpoint in output.dir");
+  cmd->add_flag("--resume-if-exists", o->resume_if_exists,
+                "resume when output.dir has a checkpoint, else start (for job loops)");
   cmd->add_option("--stop-at", o->stop_at,
                   "stop after this step, saving a checkpoint (continue later with --resume)");
   cmd->callback([o, &g] {
@@ -35,6 +38,7 @@ void add_train(CLI::App& app, const GlobalOptions& g) {
     }
     TrainOptions to;
     to.resume = o->resume;
+    to.resume_if_exists = o->resume_if_exists;
     to.stop_at = o->stop_at;
     TrainSummary s = run_training(r, to);
     // The one result line on stdout: where the model went and the last losses.
@@ -43,6 +47,7 @@ void add_train(CLI::App& app, const GlobalOptions& g) {
     if (s.train_loss >= 0) rec["train_loss"] = s.train_loss;
     if (s.eval_loss >= 0) rec["eval_loss"] = s.eval_loss;
     rec["setup_s"] = s.setup_s;
+    if (!s.report.empty()) rec["report"] = s.report;
     std::cout << metric_json(rec) << "\n";
   });
 }

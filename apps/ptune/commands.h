@@ -52,5 +52,6 @@ void add_info(CLI::App& app, const GlobalOptions& g);
 void add_bench(CLI::App& app, const GlobalOptions& g);
 void add_merge_lora(CLI::App& app, const GlobalOptions& g);
 void add_generate(CLI::App& app, const GlobalOptions& g);
+void add_report(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace ptune::cli

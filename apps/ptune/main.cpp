@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   add_bench(app, g);
   add_merge_lora(app, g);
   add_generate(app, g);
+  add_report(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -23,7 +23,7 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_TRUE(contains(v.out, "ptune 0.")) << v.out;
   auto h = run_ptune("--help");
   EXPECT_EQ(h.exit_code, 0);
-  for (const char* cmd : {"train", "eval", "tokenizer", "info"})
+  for (const char* cmd : {"train", "eval", "tokenizer", "info", "report", "generate", "bench"})
     EXPECT_TRUE(contains(h.out, cmd)) << cmd;
 }
 
@@ -323,4 +323,71 @@ TEST(Cli, SizesThatCannotWorkAreErrorsNotBadAlloc) {
   auto bench_big = run_ptune("bench --hidden 1000000 --heads 4 --seq 16 --batch 1");
   EXPECT_EQ(bench_big.exit_code, 1);
   EXPECT_TRUE(contains(bench_big.err, "error: bench: needs about ")) << bench_big.err;
+}
+
+// On a terminal (script(1) provides one) training redraws one progress line; on a pipe it
+// does not, and --quiet silences it.
+TEST(Cli, ProgressLineOnlyOnATerminal) {
+  if (run_shell("command -v script").exit_code != 0)
+    GTEST_SKIP() << "no script(1) (util-linux) to give ptune a terminal";
+  TempDir t;
+  write_text(t / "r.yaml", tiny_recipe(t / "run", 4));
+  auto on_tty = [&](const std::string& args) {
+    return run_shell("script -qec '" + std::string(PTUNE_BINARY) + " " + args + "' /dev/null");
+  };
+  auto tty = on_tty("train --config " + (t / "r.yaml"));
+  ASSERT_EQ(tty.exit_code, 0) << tty.out;
+  EXPECT_TRUE(contains(tty.out, "\r\033[Kstep 1/4 [#####...............]  25%")) << tty.out;
+  EXPECT_TRUE(contains(tty.out, "eta ")) << tty.out;
+  EXPECT_TRUE(contains(tty.out, "step 4/4 [####################] 100%")) << tty.out;
+  EXPECT_TRUE(contains(tty.out, "ready to train in")) << "log lines still shown";
+
+  auto pipe = run_ptune("train --config " + (t / "r.yaml") + " --set output.dir=" + (t / "b"));
+  ASSERT_EQ(pipe.exit_code, 0) << pipe.err;
+  EXPECT_FALSE(contains(pipe.err, "\r")) << pipe.err;
+  EXPECT_TRUE(contains(pipe.err, "step 4/4 | loss")) << "the plain log line";
+
+  auto quiet = on_tty("-q train --config " + (t / "r.yaml") + " --set output.dir=" + (t / "c"));
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.out;
+  EXPECT_FALSE(contains(quiet.out, "step 1/4 [")) << quiet.out;
+}
+
+TEST(Cli, ReportOfRunsAndRefusedOutputs) {
+  TempDir t;
+  write_text(t / "r.yaml", tiny_recipe(t / "run", 4));
+  auto tr = run_ptune("-q train --config " + (t / "r.yaml"));
+  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  EXPECT_EQ(nlohmann::json::parse(tr.out)["report"], t / "run/report.html");
+  auto r = run_ptune("-q report " + (t / "run") + " -o " + (t / "r.html"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["report"], t / "r.html");
+  EXPECT_EQ(j["runs"], 1);
+  EXPECT_TRUE(contains(read_text(t / "r.html"), "const RUNS = "));
+  const auto info = nlohmann::json::parse(read_text(t / "run/run.json"));
+  EXPECT_EQ(info["finished"], true);
+  EXPECT_GT(info["params_trainable"].get<int64_t>(), 0);
+
+  auto missing = run_ptune("report " + (t / "nope"));
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_TRUE(contains(missing.err, "is not a run directory")) << missing.err;
+  const std::string metrics = read_text(t / "run/metrics.jsonl");
+  auto onto_input = run_ptune("report " + (t / "run") + " -o " + (t / "run/metrics.jsonl"));
+  EXPECT_EQ(onto_input.exit_code, 2);
+  EXPECT_EQ(read_text(t / "run/metrics.jsonl"), metrics);
+}
+
+// --resume-if-exists: a job loop runs the same command after every preemption.
+TEST(Cli, ResumeIfExistsStartsThenResumes) {
+  TempDir t;
+  write_text(t / "r.yaml", tiny_recipe(t / "run", 4));
+  const std::string cmd = "train --config " + (t / "r.yaml") + " --resume-if-exists";
+  auto first = run_ptune(cmd + " --stop-at 2");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_TRUE(contains(first.err, "no checkpoint yet: starting")) << first.err;
+  EXPECT_EQ(nlohmann::json::parse(first.out)["step"], 2);
+  auto second = run_ptune(cmd);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_TRUE(contains(second.err, "a checkpoint exists: resuming")) << second.err;
+  EXPECT_EQ(nlohmann::json::parse(second.out)["step"], 4);
 }

@@ -44,8 +44,21 @@ TEST(CliGenerate, StdinPromptsGiveOneLineEachAndSpeculativeMatchesGreedy) {
   std::istringstream a(plain.out), b(spec.out);
   std::string la, lb;
   int lines = 0;
+  int64_t new_tokens = 0;
   while (std::getline(a, la) && std::getline(b, lb)) {
     auto ja = nlohmann::json::parse(la), jb = nlohmann::json::parse(lb);
+    if (ja.contains("summary")) {  // the last record: the totals
+      EXPECT_EQ(ja["prompts"], 2);
+      EXPECT_EQ(jb["prompts"], 2);
+      EXPECT_EQ(ja["new_tokens"].get<int64_t>(), new_tokens);
+      EXPECT_GT(ja["tokens_per_s"].get<double>(), 0.0);
+      EXPECT_TRUE(jb.contains("acceptance"));
+      EXPECT_FALSE(ja.contains("acceptance"));
+      EXPECT_FALSE(std::getline(a, la)) << "the summary is the last record";
+      ++lines;
+      break;
+    }
+    new_tokens += ja["new_tokens"].get<int64_t>();
     EXPECT_EQ(ja["tokens"], jb["tokens"]);
     EXPECT_EQ(ja["text"], jb["text"]);
     EXPECT_TRUE(jb.contains("acceptance"));
@@ -53,7 +66,7 @@ TEST(CliGenerate, StdinPromptsGiveOneLineEachAndSpeculativeMatchesGreedy) {
     EXPECT_FALSE(ja.contains("acceptance"));
     ++lines;
   }
-  EXPECT_EQ(lines, 2);
+  EXPECT_EQ(lines, 3);
   EXPECT_TRUE(contains(spec.err, "mean accepted length")) << spec.err;
 
   auto text = run_ptune("-q generate --model " + m + " --max-new-tokens 5 --prompt cat");
@@ -68,7 +81,9 @@ TEST(CliGenerate, SeededSamplingIsReproducible) {
                            "--max-new-tokens 16 --format jsonl --seed ";
   auto a = run_ptune(args + "3"), b = run_ptune(args + "3"), c = run_ptune(args + "4");
   ASSERT_EQ(a.exit_code, 0) << a.err;
-  auto tokens = [](const std::string& out) { return nlohmann::json::parse(out)["tokens"]; };
+  auto tokens = [](const std::string& out) {  // the first record (then the summary)
+    return nlohmann::json::parse(out.substr(0, out.find('\n')))["tokens"];
+  };
   EXPECT_EQ(tokens(a.out), tokens(b.out));
   EXPECT_NE(tokens(a.out), tokens(c.out));
 }

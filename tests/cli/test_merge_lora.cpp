@@ -101,7 +101,8 @@ TEST_F(MergeLora, GenerateWithTheAdapterEqualsTheMergedModel) {
     RunResult r = run_ptune("-q generate " + args +
                             " --prompt \"the bank\" --max-new-tokens 12 --format jsonl");
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? nlohmann::json::parse(r.out)["tokens"] : nlohmann::json();
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out.substr(0, r.out.find('\n')))["tokens"]
+                            : nlohmann::json();
   };
   const auto unmerged = tokens("--model " + base + " --adapter " + adapter);
   EXPECT_EQ(unmerged.size(), 12u);

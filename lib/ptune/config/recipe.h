@@ -178,6 +178,7 @@ struct TrainConfig {
   std::string device = "cpu";  // cpu | cuda | auto
   int64_t loss_chunk = 1024;   // positions per chunk of the LM loss's logits; 0 = all at once
   int64_t activation_checkpointing = 0;  // recompute every Nth block in the backward; 0 = off
+  bool report = true;                    // write output.dir/report.html at each eval and at the end
 };
 
 struct OutputConfig {

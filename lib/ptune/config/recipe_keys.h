@@ -138,6 +138,7 @@ void visit_recipe(V& v, R& r) {
     v.field("device", t.device);
     v.field("loss_chunk", t.loss_chunk);
     v.every_field("activation_checkpointing", t.activation_checkpointing);
+    v.field("report", t.report);
   });
   v.section("output", [&] {
     v.field("dir", r.output.dir);

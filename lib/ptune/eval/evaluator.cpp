@@ -1,11 +1,13 @@
 // Streaming evaluation: one batch of logits at a time, reduced to per-example sums.
 #include "ptune/eval/evaluator.h"
 
+#include <fmt/format.h>
 #include <torch/nn/functional/loss.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "ptune/core/progress.h"
 #include "ptune/model/loss.h"
 
 namespace ptune {
@@ -29,6 +31,10 @@ EvalResult evaluate_logits(const LogitsFn& logits_fn, const Dataset& data, int64
   torch::NoGradGuard no_grad;
   double nll_total = 0.0;
   int64_t correct_total = 0, tokens_total = 0, examples = 0;
+  const int64_t batches = (static_cast<int64_t>(data.size()) + o.batch_size - 1) / o.batch_size;
+  ProgressLine progress("eval batch",
+                        o.max_batches > 0 ? std::min(batches, o.max_batches) : batches);
+  int64_t batch = 0;
   for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& b) {
     torch::Tensor logits = logits_fn(b.input_ids, b.positions);  // (B, T, V) fp32
     const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
@@ -54,6 +60,8 @@ EvalResult evaluate_logits(const LogitsFn& logits_fn, const Dataset& data, int64
       if (o.per_example) o.per_example(examples, finish(n, h, c, 1));
       ++examples;
     }
+    progress.update(++batch,
+                    fmt::format("loss {:.4f}", tokens_total > 0 ? nll_total / tokens_total : 0.0));
   });
   return finish(nll_total, correct_total, tokens_total, examples);
 }

@@ -4,10 +4,14 @@
 // moments, step, data position and RNG, so resumed losses equal uninterrupted ones.
 #include "ptune/train/trainer.h"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "ptune/config/recipe_loader.h"
@@ -16,6 +20,7 @@
 #include "ptune/core/cpu.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
+#include "ptune/core/progress.h"
 #include "ptune/data/dataset.h"
 #include "ptune/eval/evaluator.h"
 #include "ptune/eval/mtp_eval.h"
@@ -30,6 +35,7 @@
 #include "ptune/mtp/loss.h"
 #include "ptune/peft/method.h"
 #include "ptune/precision/precision.h"
+#include "ptune/report/report.h"
 #include "ptune/train/lr_schedule.h"
 #include "ptune/train/metrics.h"
 #include "ptune/train/optimizer.h"
@@ -45,6 +51,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr double kProgressEveryS = 30;  // longest silence on stderr between step lines
+
+// Peak resident memory of this process so far, MB.
+double peak_rss_mb() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -87,6 +107,7 @@ struct Run {
   std::unique_ptr<MtpObjective> mtp;   // null without an mtp: section
   std::unique_ptr<FusedAdamW> opt;
   std::unique_ptr<LossScaler> scaler;  // fp16 only
+  ParamCounts counts;                  // the model's (and MTP heads') parameters
   std::optional<Dataset> train_data, eval_data;
 };
 
@@ -139,6 +160,7 @@ Run set_up(const Recipe& r) {
     n.total += heads.total;
     n.trainable += heads.trainable;
   }
+  run.counts = n;
   PTUNE_INFO("model: {} layers, hidden {}, vocab {}; method {}: {} trainable of {} parameters",
              run.cfg.num_hidden_layers, run.cfg.hidden_size, run.cfg.vocab_size, run.method->name(),
              n.trainable, n.total);
@@ -216,13 +238,47 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   BatchIterator batches(*run.train_data, r.train.batch_size, r.train.seed, r.data.shuffle, pad_id);
   const std::string out = r.output.dir;
   TrainState state;
-  if (o.resume)
+  // --resume-if-exists: a job loop's restart resumes, its first start starts.
+  const bool resuming = o.resume || (o.resume_if_exists && !list_checkpoints(out).empty());
+  if (o.resume_if_exists)
+    PTUNE_INFO("{}", resuming ? "a checkpoint exists: resuming" : "no checkpoint yet: starting");
+  if (resuming)
     state = resume(run, out, batches);
   else
     check_fresh_output(out);
   fs::create_directories(out);
   write_file_atomic(out + "/recipe.yaml", recipe_to_yaml(r));
-  MetricsSink metrics(out + "/metrics.jsonl", o.resume ? state.step : 0);
+  MetricsSink metrics(out + "/metrics.jsonl", resuming ? state.step : 0);
+  // run.json: what the report's table shows beside the curves; rewritten when the run ends.
+  const std::string started = utc_now();
+  auto write_run_info = [&](bool finished) {
+    nlohmann::ordered_json j;
+    j["method"] = run.method->name();
+    j["params_total"] = run.counts.total;
+    j["params_trainable"] = run.counts.trainable;
+    j["steps"] = r.train.steps;
+    j["batch_size"] = r.train.batch_size;
+    j["seq_len"] = r.data.seq_len;
+    j["precision"] = name_of(r.precision.dtype);
+    j["threads"] = run.ctx.threads;
+    j["cpu"] = cpu_info().model;
+    j["started"] = started;
+    j["finished"] = finished;
+    j["peak_rss_mb"] = peak_rss_mb();
+    write_file_atomic(out + "/run.json", j.dump(2) + "\n");
+  };
+  write_run_info(false);
+  // report.html at each eval and at the end; a report that cannot be written is a warning.
+  bool report_failed = false;
+  auto write_run_report = [&] {
+    if (!r.train.report || report_failed) return;
+    try {
+      write_report({out}, out + "/report.html");
+    } catch (const Error& e) {
+      report_failed = true;
+      PTUNE_WARN("train.report: {} (training goes on without report.html)", e.what());
+    }
+  };
 
   auto save_checkpoint = [&](const std::string& dir) {
     state.data = batches.position();
@@ -260,12 +316,14 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   model->train();
   summary.setup_s = seconds_since(setup_start);
   PTUNE_INFO("ready to train in {:.1f} s (model, data, optimizer{})", summary.setup_s,
-             o.resume ? ", checkpoint" : "");
+             resuming ? ", checkpoint" : "");
   const auto run_start = Clock::now();
   auto window_start = Clock::now();
   auto last_line = Clock::now();  // the last step line on stderr: one at least every 30 s
   int64_t window_tokens = 0;
   const int64_t first_step = state.step;
+  const int64_t tokens_before = state.tokens_seen;
+  ProgressLine progress("step", last);  // a terminal's redrawn line; log lines as before
   const std::string blas = openblas_core();
   if (first_step >= last)
     PTUNE_INFO("nothing to train: the run is at step {} of {}", first_step, total);
@@ -319,6 +377,9 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     state.tokens_seen += step_tokens;
     window_tokens += step_tokens;
     summary.train_loss = loss_sum;
+    progress.update(state.step, fmt::format("loss {:.4f} | {:.0f} tok/s", loss_sum,
+                                            static_cast<double>(state.tokens_seen - tokens_before) /
+                                                std::max(1e-9, seconds_since(run_start))));
 
     const bool log_now = state.step % r.train.log_every == 0 || state.step == last;
     const bool eval_now =
@@ -347,7 +408,9 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
       const double per_step = seconds_since(run_start) / (state.step - first_step);
       rec["tokens_per_s"] = tps;
       rec["elapsed_s"] = seconds_since(run_start);
+      rec["peak_rss_mb"] = peak_rss_mb();
       metrics.write(rec);
+      if (eval_now) write_run_report();
       if (log_now)
         PTUNE_INFO("step {}/{} | loss {:.4f} | lr {:.2e} | grad {:.3f} | {:.0f} tok/s | eta {}",
                    state.step, total, loss_sum, lr, grad_norm, tps,
@@ -380,6 +443,9 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
 
   // ---- export ------------------------------------------------------------------------------
   summary.final_dir = export_final(run, r);
+  write_run_info(true);
+  write_run_report();
+  if (r.train.report && !report_failed) summary.report = out + "/report.html";
   return summary;
 }
 

@@ -9,8 +9,9 @@
 namespace ptune {
 
 struct TrainOptions {
-  bool resume = false;   // continue from the newest output.dir/checkpoint-<step>
-  int64_t stop_at = -1;  // stop (after saving a checkpoint) once this step is reached
+  bool resume = false;            // continue from the newest output.dir/checkpoint-<step>
+  bool resume_if_exists = false;  // resume when output.dir has a checkpoint, else start
+  int64_t stop_at = -1;           // stop (after saving a checkpoint) once this step is reached
 };
 
 struct TrainSummary {
@@ -18,6 +19,7 @@ struct TrainSummary {
   double train_loss = -1.0;  // < 0: no step ran (resuming a finished run)
   double eval_loss = -1.0;   // < 0: no eval data
   std::string final_dir;     // empty when stopped early
+  std::string report;        // output.dir/report.html when train.report wrote it
   double setup_s = 0;        // from the call to the first step: model, data, optimizer, resume
 };
 
