@@ -19,7 +19,7 @@ for run in full:1.0e-3 lora:3.0e-3 adapter:3.0e-3 prefix:1.0e-2; do
   [ -d "$d/$m/final" ] || $ptune -q train --config configs/tiny_lora.yaml "${common[@]}" \
     --set model.path="$d/base/final" --set method.type="$m" --set optim.lr="$lr" \
     --set output.dir="$d/$m" --set output.export= --set train.steps=100 \
-    --set train.eval_every=20 --set train.log_every=2 >/dev/null
+    --set train.eval_every=20 --set train.eval_batches=8 --set train.log_every=2 >/dev/null
 done
 $ptune -q report "$d/full" "$d/lora" "$d/adapter" "$d/prefix" -o "$d/report.html"
 echo "report_demo: $d/report.html" >&2
