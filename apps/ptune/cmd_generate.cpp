@@ -14,6 +14,19 @@
 
 namespace ptune::cli {
 
+namespace {
+
+// Speculative decoding's counts, in a record of one prompt or of the run's totals.
+void add_drafting(nlohmann::json& j, const GenerateStats& s) {
+  j["acceptance"] = s.acceptance_rate;
+  j["mean_accepted_length"] = s.mean_accepted_length;
+  j["rounds"] = s.rounds;
+  j["drafted"] = s.drafted;
+  j["accepted"] = s.accepted;
+}
+
+}  // namespace
+
 void add_generate(CLI::App& app, const GlobalOptions& g) {
   struct Opts {
     GenerateCommand c;
@@ -81,13 +94,7 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
                             {"seconds", s.seconds},
                             {"tokens_per_s", s.tokens_per_s},
                             {"forward_passes", s.forward_passes}};
-        if (session.speculative()) {
-          j["acceptance"] = s.acceptance_rate;
-          j["mean_accepted_length"] = s.mean_accepted_length;
-          j["rounds"] = s.rounds;
-          j["drafted"] = s.drafted;
-          j["accepted"] = s.accepted;
-        }
+        if (session.speculative()) add_drafting(j, s);
         std::cout << j.dump() << "\n" << std::flush;
       } else {
         std::cout << r.text << "\n" << std::flush;
@@ -115,13 +122,7 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
                           {"seconds", s.seconds},
                           {"tokens_per_s", s.tokens_per_s},
                           {"forward_passes", s.forward_passes}};
-      if (session.speculative()) {
-        j["acceptance"] = s.acceptance_rate;
-        j["mean_accepted_length"] = s.mean_accepted_length;
-        j["rounds"] = s.rounds;
-        j["drafted"] = s.drafted;
-        j["accepted"] = s.accepted;
-      }
+      if (session.speculative()) add_drafting(j, s);
       std::cout << j.dump() << "\n" << std::flush;
     }
   });

@@ -1,13 +1,14 @@
 // The terminal progress line (see progress.h).
 #include "ptune/core/progress.h"
 
-#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#include "ptune/core/text.h"
 
 namespace ptune {
 
@@ -25,10 +26,10 @@ bool on_terminal() {
   return enabled && isatty(STDERR_FILENO);
 }
 
-std::string clock_text(double s) {
-  const auto t = static_cast<int64_t>(s + 0.5);
-  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, t % 3600 / 60);
-  return fmt::format("{}m{:02}s", t / 60, t % 60);
+// Takes the terminal's current line down (carriage return, erase to its end). With the mutex held.
+void clear_line() {
+  std::fputs("\r\033[K", stderr);
+  std::fflush(stderr);
 }
 
 void draw(const std::string& line) {  // with the mutex held
@@ -38,22 +39,14 @@ void draw(const std::string& line) {  // with the mutex held
   shown = line;
 }
 
-void erase() {  // with the mutex held
-  if (shown.empty()) return;
-  std::fputs("\r\033[K", stderr);
-  std::fflush(stderr);
-  shown.clear();
-}
-
 }  // namespace
 
 void set_progress_enabled(bool on) {
   enabled = on;
 }
 
-ProgressLine::ProgressLine(std::string label, int64_t total, std::string unit)
+ProgressLine::ProgressLine(std::string label, int64_t total)
     : label_(std::move(label)),
-      unit_(std::move(unit)),
       total_(total),
       active_(on_terminal()),
       start_(Clock::now()),
@@ -62,7 +55,9 @@ ProgressLine::ProgressLine(std::string label, int64_t total, std::string unit)
 ProgressLine::~ProgressLine() {
   if (!active_) return;
   std::lock_guard<std::mutex> lock(mutex);
-  erase();
+  if (shown.empty()) return;
+  clear_line();
+  shown.clear();
 }
 
 std::string ProgressLine::render(int64_t done, const std::string& detail) const {
@@ -75,13 +70,12 @@ std::string ProgressLine::render(int64_t done, const std::string& detail) const 
     s += fmt::format("/{} [{}{}] {:3.0f}%", total_, std::string(filled, '#'),
                      std::string(kWidth - filled, '.'), 100 * frac);
   }
-  if (!unit_.empty()) s += " " + unit_;
   if (!detail.empty()) s += " | " + detail;
-  s += " | " + clock_text(elapsed);
+  s += " | " + format_duration(elapsed);
   const int64_t progressed = done - first_;
   if (total_ > 0 && progressed > 0 && done < total_)
-    s += " eta " +
-         clock_text(elapsed / static_cast<double>(progressed) * static_cast<double>(total_ - done));
+    s += " eta " + format_duration(elapsed / static_cast<double>(progressed) *
+                                   static_cast<double>(total_ - done));
   return s;
 }
 
@@ -89,7 +83,8 @@ void ProgressLine::update(int64_t done, const std::string& detail) {
   if (!active_) return;
   if (first_ < 0) first_ = done > 0 ? done - 1 : 0;
   const auto now = Clock::now();
-  const bool due = !drawn_ || done >= total_ || now - last_draw_ >= std::chrono::seconds(1);
+  const bool last = total_ > 0 && done >= total_;
+  const bool due = !drawn_ || last || now - last_draw_ >= std::chrono::seconds(1);
   if (!due) return;
   std::lock_guard<std::mutex> lock(mutex);
   draw(render(done, detail));
@@ -101,9 +96,7 @@ namespace progress_detail {
 
 void before_log() {
   std::lock_guard<std::mutex> lock(mutex);
-  if (shown.empty()) return;
-  std::fputs("\r\033[K", stderr);
-  std::fflush(stderr);
+  if (!shown.empty()) clear_line();
 }
 
 void after_log() {

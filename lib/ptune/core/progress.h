@@ -13,8 +13,8 @@ namespace ptune {
 
 class ProgressLine {
  public:
-  // `total` 0: unknown (a count and a rate, no bar or ETA). `unit`: what is counted.
-  ProgressLine(std::string label, int64_t total, std::string unit = "");
+  // `total` 0: unknown (a count and the caller's numbers, no bar or ETA).
+  ProgressLine(std::string label, int64_t total);
   ~ProgressLine();  // erases the line
   ProgressLine(const ProgressLine&) = delete;
   ProgressLine& operator=(const ProgressLine&) = delete;
@@ -26,7 +26,7 @@ class ProgressLine {
  private:
   std::string render(int64_t done, const std::string& detail) const;
 
-  std::string label_, unit_;
+  std::string label_;
   int64_t total_;
   int64_t first_ = -1;  // `done` at the first update (a resumed run starts past 0)
   bool active_;

@@ -6,13 +6,13 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ptune/core/error.h"
+#include "ptune/core/text.h"
 #include "ptune/io/fs.h"
 
 namespace ptune {
@@ -318,13 +318,6 @@ if (location.hash === "#selfcheck") {
 </html>
 )HTML";
 
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
-  return buf;
-}
-
 }  // namespace
 
 std::string chart_js_path() {
@@ -351,7 +344,7 @@ std::string render_report(const std::vector<std::string>& run_dirs) {
   html += chart;
   html += "\n";
   html += "const RUNS = " + script_safe(runs.dump()) + ";\n";
-  html += "const GENERATED = " + script_safe(json(now_iso()).dump()) + ";\n";
+  html += "const GENERATED = " + script_safe(json(utc_now()).dump()) + ";\n";
   html += kBody;
   return html;
 }

@@ -2,7 +2,6 @@
 #include "ptune/train/bench.h"
 
 #include <ATen/autocast_mode.h>
-#include <sys/resource.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/nn/utils/clip_grad.h>
 
@@ -19,6 +18,7 @@
 #include "ptune/model/pretrained.h"
 #include "ptune/peft/method.h"
 #include "ptune/precision/precision.h"
+#include "ptune/train/metrics.h"
 #include "ptune/train/optimizer.h"
 
 namespace ptune {
@@ -122,9 +122,7 @@ BenchResult run_bench(const BenchOptions& o) {
   r.ms_optimizer = phase_s[2] * 1e3 / o.steps;
   r.tokens_per_s = o.batch_size * o.seq_len / s;
   r.gflops = train_step_flops(o.arch, o.batch_size, o.seq_len, method->is_peft()) / s / 1e9;
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  r.peak_rss_mb = ru.ru_maxrss / 1024.0;
+  r.peak_rss_mb = peak_rss_mb();
   const ParamCounts n = count_params(*model);
   r.params = n.total;
   r.trainable = n.trainable;

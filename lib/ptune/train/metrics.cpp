@@ -1,6 +1,8 @@
 // JSON-lines metrics sink.
 #include "ptune/train/metrics.h"
 
+#include <sys/resource.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -9,6 +11,12 @@
 #include "ptune/core/error.h"
 
 namespace ptune {
+
+double peak_rss_mb() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
 
 std::string metric_json(const MetricRecord& r) {
   nlohmann::ordered_json j;

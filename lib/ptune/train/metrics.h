@@ -30,4 +30,7 @@ class MetricsSink {
 // One record as a JSON line (also used by eval's stdout output).
 std::string metric_json(const MetricRecord& r);
 
+// Peak resident memory of this process so far (ru_maxrss), MB.
+double peak_rss_mb();
+
 }  // namespace ptune

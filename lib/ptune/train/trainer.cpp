@@ -4,11 +4,8 @@
 // moments, step, data position and RNG, so resumed losses equal uninterrupted ones.
 #include "ptune/train/trainer.h"
 
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -21,6 +18,7 @@
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
 #include "ptune/core/progress.h"
+#include "ptune/core/text.h"
 #include "ptune/data/dataset.h"
 #include "ptune/eval/evaluator.h"
 #include "ptune/eval/mtp_eval.h"
@@ -52,29 +50,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double kProgressEveryS = 30;  // longest silence on stderr between step lines
 
-// Peak resident memory of this process so far, MB.
-double peak_rss_mb() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string format_duration(double s) {
-  const auto total = static_cast<int64_t>(std::max(0.0, s));
-  if (total >= 3600) return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
-  if (total >= 60) return fmt::format("{}m{:02}s", total / 60, total % 60);
-  return fmt::format("{}s", total);
 }
 
 // Refuses to start a fresh run on top of an existing one (its checkpoints would be mixed
