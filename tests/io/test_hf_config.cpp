@@ -131,6 +131,36 @@ TEST(HfConfig, MissingOptionalFieldsTakeHfDefaults) {
   EXPECT_EQ(c.torch_dtype, "float32");
 }
 
+// Qwen2ForCausalLM: q/k/v biases (no attention_bias field), none on o_proj; written back as
+// Qwen2 so that transformers builds the same modules. LlamaConfig's attention_bias: all four.
+TEST(HfConfig, Qwen2AndAttentionBiasRoundTrip) {
+  ModelConfig q = from_text(std::string("{") + kDims +
+                            R"(, "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"],
+                                "use_sliding_window": false, "sliding_window": 32768})");
+  EXPECT_EQ(q.model_type, "qwen2");
+  EXPECT_TRUE(q.qkv_bias());
+  EXPECT_FALSE(q.o_bias());
+  json jq = model_config_to_json(q);
+  EXPECT_EQ(jq["architectures"], json({"Qwen2ForCausalLM"}));
+  EXPECT_EQ(jq["model_type"], "qwen2");
+  EXPECT_EQ(jq["use_sliding_window"], false);
+  EXPECT_FALSE(jq.contains("attention_bias"));
+  EXPECT_TRUE(model_config_from_json(jq, "x").qkv_bias());
+
+  ModelConfig l = from_text(std::string("{") + kDims + R"(, "attention_bias": true})");
+  EXPECT_EQ(l.model_type, "llama");
+  EXPECT_TRUE(l.qkv_bias());
+  EXPECT_TRUE(l.o_bias());
+  EXPECT_EQ(model_config_to_json(l)["attention_bias"], true);
+  ModelConfig m = from_text(std::string("{") + kDims + R"(, "model_type": "mistral",
+                                                            "sliding_window": null})");
+  EXPECT_EQ(m.model_type, "llama");
+  EXPECT_FALSE(m.qkv_bias());
+  EXPECT_DOUBLE_EQ(
+      parameter_count(q) - parameter_count(m),
+      q.num_hidden_layers * (q.hidden_size + 2.0 * q.num_key_value_heads * q.resolved_head_dim()));
+}
+
 TEST(HfConfig, ErrorsNameFileFieldExpectedAndGot) {
   // A field of the wrong type is a corrupt file (exit 1); a value ptune cannot run, a usage
   // error (exit 2).
@@ -160,6 +190,17 @@ TEST(HfConfig, ErrorsNameFileFieldExpectedAndGot) {
             "config.json: eos_token_id must be an integer or a non-empty list of integers, got []");
   EXPECT_EQ(err(R"(, "hidden_act": "gelu")"),
             "config.json: hidden_act must be \"silu\" (SwiGLU), got \"gelu\"");
+  EXPECT_EQ(err(R"(, "mlp_bias": true)"),
+            "config.json: mlp_bias = true is not supported; expected false");
+  EXPECT_EQ(err(R"(, "model_type": "gemma")"),
+            "config.json: model_type \"gemma\" is not supported; expected \"llama\", "
+            "\"mistral\" or \"qwen2\"");
+  EXPECT_EQ(err(R"(, "model_type": "qwen2", "use_sliding_window": true)"),
+            "config.json: use_sliding_window = true is not supported (Qwen2 sliding-window "
+            "attention); expected false");
+  EXPECT_EQ(err(R"(, "model_type": "mistral", "sliding_window": 1024)"),
+            "config.json: sliding_window = 1024 is not supported (sliding-window attention); "
+            "expected null or >= max_position_embeddings (2048)");
   EXPECT_EQ(err(R"(, "num_key_value_heads": 3)"),
             "config.json: model config: num_attention_heads (32) must be a multiple of "
             "num_key_value_heads (3)");

@@ -301,7 +301,7 @@ struct BiasHookImpl : SublayerHookImpl {
 TEST(Model, BuilderSuppliesProjectionsAndHooks) {
   std::vector<std::string> paths;
   ModelBuilder b;
-  b.projection = [&](const std::string& path, int64_t in, int64_t out) -> Projection {
+  b.projection = [&](const std::string& path, int64_t in, int64_t out, bool) -> Projection {
     paths.push_back(path);
     return nullptr;  // default Linear
   };

@@ -1,6 +1,7 @@
 // Parity of the C++ LLaMA with tests/reference/llama_ref.py, a PyTorch reference written from
 // the HF definition: logits, mean CE loss and every gradient in fp32 on random weights
-// (untied, tied, GQA, llama3 RoPE scaling, position offset, PEFT-style K/V prefixes).
+// (untied, tied, GQA, llama3 RoPE scaling, position offset, PEFT-style K/V prefixes, Qwen2's
+// q/k/v biases and LLaMA's attention_bias).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -8,6 +9,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "ptune/core/text.h"
 #include "ptune/model/loss.h"
 #include "ptune/model/transformer.h"
 #include "test_util.h"
@@ -29,7 +31,9 @@ nlohmann::json to_json(const ModelConfig& c) {
                       {"num_key_value_heads", c.num_key_value_heads},
                       {"rope_theta", c.rope_theta},
                       {"rms_norm_eps", c.rms_norm_eps},
-                      {"tie_word_embeddings", c.tie_word_embeddings}};
+                      {"tie_word_embeddings", c.tie_word_embeddings},
+                      {"model_type", c.model_type},
+                      {"attention_bias", c.attention_bias}};
   if (c.pad_token_id >= 0) j["pad_token_id"] = c.pad_token_id;
   if (c.rope_scaling.type != RopeType::kDefault)
     j["rope_scaling"] = {
@@ -75,8 +79,10 @@ void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0
   Transformer m(c, builder);
   {
     torch::NoGradGuard no_grad;  // norms away from 1 so their gradients matter
-    for (auto& p : m->named_parameters())
+    for (auto& p : m->named_parameters()) {
       if (p.key().find("norm") != std::string::npos) p.value().uniform_(0.5, 1.5);
+      if (ends_with(p.key(), ".bias")) p.value().normal_(0.0, 0.5);  // zero-initialised
+    }
   }
   auto ids = torch::randint(c.vocab_size, {B, T}, torch::kLong);
   auto targets = torch::randint(c.vocab_size, {B, T}, torch::kLong);
@@ -118,7 +124,8 @@ void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0
     EXPECT_LE(test::max_abs_diff(value.grad(), ref("grad." + name)), 1e-4) << name;
     ++n_grads;
   }
-  EXPECT_EQ(n_grads, c.tie_word_embeddings ? 2 + 9 * 2 : 3 + 9 * 2);
+  const size_t per_layer = 9 + (c.qkv_bias() ? 3 : 0) + (c.o_bias() ? 1 : 0);
+  EXPECT_EQ(n_grads, (c.tie_word_embeddings ? 2 : 3) + per_layer * 2);
   for (size_t l = 0; l < prefix.size(); ++l) {
     EXPECT_LE(
         test::max_abs_diff(prefix[l].k.grad(), ref("grad.prefix." + std::to_string(l) + ".k")),
@@ -131,6 +138,19 @@ void check_parity(const ModelConfig& c, int64_t pos_offset, int64_t n_prefix = 0
 
 TEST(Parity, UntiedGqa) {
   check_parity(tiny_config(), 0);
+}
+
+TEST(Parity, Qwen2QkvBiasesTied) {
+  ModelConfig c = tiny_config();
+  c.model_type = "qwen2";  // SmolLM2/Qwen2.5-0.5B shape: biased q/k/v, tied embeddings
+  c.tie_word_embeddings = true;
+  check_parity(c, 0);
+}
+
+TEST(Parity, LlamaAttentionBias) {
+  ModelConfig c = tiny_config();
+  c.attention_bias = true;
+  check_parity(c, 3);
 }
 
 TEST(Parity, TiedWithPadRow) {

@@ -11,8 +11,8 @@
 #include <iterator>
 
 #include "ptune/io/checkpoint.h"
-#include "ptune/model/pretrained.h"
 #include "ptune/io/weights.h"
+#include "ptune/model/pretrained.h"
 #include "ptune/peft/lora_file.h"
 #include "ptune/peft/method.h"
 #include "test_util.h"
@@ -37,9 +37,15 @@ struct PeftRun {
   Transformer model{nullptr};
   torch::Tensor ids;
 
-  explicit PeftRun(const MethodConfig& mc) {
+  explicit PeftRun(const MethodConfig& mc, ModelConfig config = tiny_config()) : c(config) {
     torch::manual_seed(11);
     Transformer base(c);
+    {
+      torch::NoGradGuard g;  // biases (Qwen2's q/k/v) start at zero: make them matter
+      for (auto& p : base->named_parameters())
+        if (p.key().size() > 5 && p.key().compare(p.key().size() - 5, 5, ".bias") == 0)
+          p.value().normal_(0.0, 0.5);
+    }
     save_checkpoint_dir(dir / "base", c, model_state(*base), "");
     method = make_method(mc, c);
     model = Transformer(c, method->builder());
@@ -86,6 +92,27 @@ TEST(PeftParity, LoraAdapterByPeftFormulasMatchesMergedCheckpoint) {
     EXPECT_LE(test::max_abs_diff(merged->forward(s.ids), ref), 1e-4) << "rslora " << rslora;
     EXPECT_LE(test::max_abs_diff(s.model->forward(s.ids), ref), 1e-4) << "rslora " << rslora;
   }
+}
+
+TEST(PeftParity, LoraOnQwen2BiasedProjectionsMatchesPeft) {
+  MethodConfig mc;
+  mc.type = MethodType::kLora;
+  mc.lora.r = 4;
+  mc.lora.alpha = 8;
+  mc.lora.targets = {"all-linear"};
+  ModelConfig c = tiny_config();
+  c.model_type = "qwen2";
+  c.tie_word_embeddings = true;
+  PeftRun s(mc, c);
+  auto ref = s.reference().at("logits").toTensor();
+  MergeLoraOptions o{s.dir / "base", s.dir / "adapter", s.dir / "merged", std::nullopt};
+  merge_lora(o);
+  Transformer merged = load_pretrained(s.dir / "merged");
+  EXPECT_TRUE(merged->named_parameters().contains("model.layers.0.self_attn.k_proj.bias"));
+  EXPECT_FALSE(merged->named_parameters().contains("model.layers.0.self_attn.o_proj.bias"));
+  torch::NoGradGuard g;
+  EXPECT_LE(test::max_abs_diff(merged->forward(s.ids), ref), 1e-4);
+  EXPECT_LE(test::max_abs_diff(s.model->forward(s.ids), ref), 1e-4);
 }
 
 TEST(PeftParity, PrefixTuningMatchesPeftPastKeyValues) {

@@ -74,6 +74,46 @@ TEST(PeftTrain, LoraTouchesOnlyItsTargetsAndExportsBoth) {
   EXPECT_NEAR(cli_eval_loss("--model " + out + "/merged"), s.eval_loss, 1e-5);
 }
 
+// A Qwen2-shaped model (q/k/v biases, tied embeddings, as Qwen2.5-0.5B): full training moves
+// the biases and exports them under HF names; LoRA on every projection keeps them frozen and
+// its adapter, merged or not, evaluates to the trainer's loss.
+TEST(PeftTrain, Qwen2BiasesTrainFullAndStayFrozenUnderLora) {
+  TempDir t;
+  const std::string base = t / "base";
+  run_training(
+      load_recipe_text(tiny_recipe(base, 8), "qwen2.yaml",
+                       {"model.arch.model_type=qwen2", "model.arch.tie_word_embeddings=true"}),
+      {});
+  auto json = nlohmann::json::parse(read_text(base + "/final/config.json"));
+  EXPECT_EQ(json["architectures"], nlohmann::json({"Qwen2ForCausalLM"}));
+  auto w = CheckpointWeights::open(base + "/final");
+  EXPECT_FALSE(w.contains("lm_head.weight"));
+  EXPECT_FALSE(w.contains("model.layers.0.self_attn.o_proj.bias"));
+  for (const char* p : {"q_proj", "k_proj", "v_proj"}) {
+    const std::string key = std::string("model.layers.1.self_attn.") + p + ".bias";
+    ASSERT_TRUE(w.contains(key)) << key;
+    EXPECT_GT(w.get(key).abs().max().item<double>(), 0.0) << key << " trained from zero";
+  }
+
+  const std::string out = t / "lora";
+  TrainSummary s =
+      run_training(load_recipe_text(tiny_recipe(out, 6), "lora.yaml",
+                                    {"model.path=" + base + "/final", "train.eval_batches=0",
+                                     "optim.lr=0.02", "method.type=lora",
+                                     "method.lora.targets=all-linear", "output.export=both"}),
+                   {});
+  auto merged = CheckpointWeights::open(out + "/merged");
+  ASSERT_EQ(w.keys(), merged.keys());
+  for (const auto& k : w.keys()) {
+    const bool bias = k.size() > 5 && k.compare(k.size() - 5, 5, ".bias") == 0;
+    if (bias) EXPECT_TRUE(torch::equal(w.get(k), merged.get(k))) << k;
+  }
+  EXPECT_FALSE(torch::equal(w.get("model.layers.0.self_attn.k_proj.weight"),
+                            merged.get("model.layers.0.self_attn.k_proj.weight")));
+  EXPECT_NEAR(cli_eval_loss("--adapter " + out + "/final"), s.eval_loss, 1e-5);
+  EXPECT_NEAR(cli_eval_loss("--model " + out + "/merged"), s.eval_loss, 1e-5);
+}
+
 TEST(PeftTrain, AdapterAndPrefixExportsEvalToTheTrainersLoss) {
   TempDir t;
   for (const auto& sets : std::vector<std::vector<std::string>>{

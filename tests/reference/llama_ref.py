@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch reference of HF LlamaForCausalLM for ptune's parity tests and scripts/bench_ref.py.
+"""PyTorch reference of HF LlamaForCausalLM (and Qwen2ForCausalLM, LLaMA with q/k/v biases) for
+ptune's parity tests and scripts/bench_ref.py.
 
 Written from the HF LLaMA definition (modeling_llama.py / modeling_rope_utils.py) as plain
 nn.Modules: rotate_half RoPE, GQA through repeat_kv, eager attention with an additive
@@ -72,10 +73,14 @@ class Attention(nn.Module):
         self.h = cfg["num_attention_heads"]
         self.kv = cfg["num_key_value_heads"]
         self.hd = cfg.get("head_dim") or d // self.h
-        self.q_proj = nn.Linear(d, self.h * self.hd, bias=False)
-        self.k_proj = nn.Linear(d, self.kv * self.hd, bias=False)
-        self.v_proj = nn.Linear(d, self.kv * self.hd, bias=False)
-        self.o_proj = nn.Linear(self.h * self.hd, d, bias=False)
+        # Qwen2Attention: q/k/v biases, none on o_proj; LlamaAttention: attention_bias on all four.
+        qwen2 = cfg.get("model_type") == "qwen2"
+        qkv_bias = qwen2 or cfg.get("attention_bias", False)
+        o_bias = not qwen2 and cfg.get("attention_bias", False)
+        self.q_proj = nn.Linear(d, self.h * self.hd, bias=qkv_bias)
+        self.k_proj = nn.Linear(d, self.kv * self.hd, bias=qkv_bias)
+        self.v_proj = nn.Linear(d, self.kv * self.hd, bias=qkv_bias)
+        self.o_proj = nn.Linear(self.h * self.hd, d, bias=o_bias)
 
     def forward(self, x, cos, sin, mask, past=None):
         b, t, _ = x.shape

@@ -11,9 +11,10 @@ namespace ptune {
 double layer_parameter_count(const ModelConfig& c) {
   const double d = c.hidden_size, I = c.intermediate_size, hd = c.resolved_head_dim();
   const double q = c.num_attention_heads * hd, kv = c.num_key_value_heads * hd;
-  return d * q + 2 * d * kv + q * d  // q, k, v, o projections
-         + 3 * d * I                 // gate, up, down
-         + 2 * d;                    // the two RMSNorms
+  const double biases = (c.qkv_bias() ? q + 2 * kv : 0) + (c.o_bias() ? d : 0);
+  return d * q + 2 * d * kv + q * d + biases  // q, k, v, o projections
+         + 3 * d * I                          // gate, up, down
+         + 2 * d;                             // the two RMSNorms
 }
 
 double parameter_count(const ModelConfig& c) {
@@ -52,6 +53,15 @@ std::vector<ConfigProblem> config_problems(const ModelConfig& c, bool vocab_from
          fmt::format("num_attention_heads ({}) must be a multiple of num_key_value_heads ({})",
                      c.num_attention_heads, c.num_key_value_heads),
          ""});
+  if (c.model_type != "llama" && c.model_type != "qwen2")
+    out.push_back(
+        {"model_type",
+         fmt::format("model_type must be \"llama\" or \"qwen2\", got \"{}\"", c.model_type), ""});
+  else if (c.model_type == "qwen2" && c.attention_bias)
+    out.push_back({"attention_bias",
+                   "attention_bias is LlamaConfig's; qwen2 always has q/k/v biases and none on "
+                   "o_proj (leave it false)",
+                   ""});
   bool head_dim_ok = c.head_dim >= 0;
   if (!head_dim_ok)
     out.push_back({"head_dim", fmt::format("head_dim must be >= 0, got {}", c.head_dim), ""});

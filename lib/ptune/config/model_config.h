@@ -43,11 +43,16 @@ struct ModelConfig {
   RopeScaling rope_scaling;
   double rms_norm_eps = 1e-6;
   bool tie_word_embeddings = false;  // lm_head shares model.embed_tokens.weight
+  // "llama" (LlamaForCausalLM) or "qwen2" (Qwen2ForCausalLM: LLaMA with q/k/v biases).
+  std::string model_type = "llama";
+  bool attention_bias = false;  // llama only: q/k/v and o_proj have biases (LlamaConfig)
   int64_t bos_token_id = 1;
   int64_t eos_token_id = 2;
   int64_t pad_token_id = -1;            // -1 = none
   std::string torch_dtype = "float32";  // dtype the weights are stored in
 
+  bool qkv_bias() const { return model_type == "qwen2" || attention_bias; }  // q/k/v_proj
+  bool o_bias() const { return model_type != "qwen2" && attention_bias; }    // o_proj
   int64_t resolved_head_dim() const {
     return head_dim > 0 ? head_dim : hidden_size / num_attention_heads;
   }

@@ -29,6 +29,8 @@ void visit_arch(V& v, M& a) {
   });
   v.field("rms_norm_eps", a.rms_norm_eps);
   v.field("tie_word_embeddings", a.tie_word_embeddings);
+  v.field("model_type", a.model_type);
+  v.field("attention_bias", a.attention_bias);
   v.field("bos_token_id", a.bos_token_id);
   v.field("eos_token_id", a.eos_token_id);
   v.field("pad_token_id", a.pad_token_id);

@@ -7,6 +7,7 @@
 #include "ptune/core/error.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/io/checkpoint.h"
+#include "ptune/io/hf_cache.h"
 
 namespace ptune {
 
@@ -37,6 +38,7 @@ CheckpointInfo inspect_checkpoint(const std::string& model_dir, const std::strin
     }
   }
   if (out.model_dir.empty()) usage_error("info: pass --model DIR");
+  out.model_dir = resolve_model_dir(out.model_dir);
   if (!std::filesystem::is_directory(out.model_dir))
     usage_error("info: model '{}' is not a directory", out.model_dir);
   out.config = read_checkpoint_config(out.model_dir);

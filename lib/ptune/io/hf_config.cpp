@@ -81,9 +81,32 @@ ModelConfig model_config_from_json(const json& j, const std::string& where) {
   std::string act = f.string("hidden_act", "silu");
   if (act != "silu")
     usage_error("{}: hidden_act must be \"silu\" (SwiGLU), got \"{}\"", where, act);
-  for (const char* bias : {"attention_bias", "mlp_bias"})
-    if (f.boolean(bias, false))
-      usage_error("{}: {} = true is not supported; expected false", where, bias);
+  if (f.boolean("mlp_bias", false))
+    usage_error("{}: mlp_bias = true is not supported; expected false", where);
+  c.model_type = f.string("model_type", "llama");
+  if (c.model_type == "qwen2") {
+    // Qwen2Attention: q/k/v biases always, none on o_proj. No sliding window in ptune.
+    if (f.boolean("use_sliding_window", false))
+      usage_error(
+          "{}: use_sliding_window = true is not supported (Qwen2 sliding-window "
+          "attention); expected false",
+          where);
+  } else if (c.model_type == "llama" || c.model_type == "mistral") {
+    c.attention_bias = f.boolean("attention_bias", false);
+    const bool window = j.contains("sliding_window") && !j["sliding_window"].is_null();
+    if (c.model_type == "mistral" && window &&
+        f.integer("sliding_window", 0) < c.max_position_embeddings)
+      usage_error(
+          "{}: sliding_window = {} is not supported (sliding-window attention); "
+          "expected null or >= max_position_embeddings ({})",
+          where, f.integer("sliding_window", 0), c.max_position_embeddings);
+    c.model_type = "llama";  // Mistral without a window is LLaMA
+  } else {
+    usage_error(
+        "{}: model_type \"{}\" is not supported; expected \"llama\", \"mistral\" or "
+        "\"qwen2\"",
+        where, c.model_type);
+  }
 
   try {
     validate(c);
@@ -106,12 +129,11 @@ json model_config_to_json(const ModelConfig& c) {
     if (r.original_max_position_embeddings > 0)
       rope["original_max_position_embeddings"] = r.original_max_position_embeddings;
   }
-  return {
-      {"architectures", {"LlamaForCausalLM"}},
-      {"model_type", "llama"},
+  const bool qwen2 = c.model_type == "qwen2";
+  json j = {
+      {"architectures", {qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
+      {"model_type", qwen2 ? "qwen2" : "llama"},
       {"hidden_act", "silu"},
-      {"attention_bias", false},
-      {"mlp_bias", false},
       {"vocab_size", c.vocab_size},
       {"hidden_size", c.hidden_size},
       {"intermediate_size", c.intermediate_size},
@@ -129,6 +151,15 @@ json model_config_to_json(const ModelConfig& c) {
       {"pad_token_id", id(c.pad_token_id)},
       {"torch_dtype", c.torch_dtype},
   };
+  if (qwen2) {
+    j["use_sliding_window"] = false;
+    j["sliding_window"] = nullptr;
+    j["max_window_layers"] = c.num_hidden_layers;
+  } else {
+    j["attention_bias"] = c.attention_bias;
+    j["mlp_bias"] = false;
+  }
+  return j;
 }
 
 ModelConfig read_hf_config(const std::string& path) {

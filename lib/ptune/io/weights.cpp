@@ -7,6 +7,7 @@
 
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
+#include "ptune/core/text.h"
 
 namespace ptune {
 
@@ -35,6 +36,14 @@ LoadReport load_weights(torch::nn::Module& m, const CheckpointWeights& w, bool s
   // e.g. lm_head.weight of a tied checkpoint loaded into a model without an lm_head.
   for (const auto& key : w.keys())
     if (!used.count(key)) report.unexpected.push_back(key);
+  // A bias the model has no place for would be dropped silently: the config and the weights
+  // disagree (e.g. Qwen2 weights under a LlamaConfig without attention_bias).
+  for (const auto& key : report.unexpected)
+    if (key.rfind("model.layers.", 0) == 0 && ends_with(key, "_proj.bias"))
+      runtime_error(
+          "{}: checkpoint tensor '{}' has no parameter in the model: config.json declares no such "
+          "bias (Qwen2 checkpoints need model_type \"qwen2\"; LLaMA ones attention_bias: true)",
+          w.file_of(key), key);
   if (!report.unexpected.empty())
     PTUNE_DEBUG("{}: {} checkpoint tensor(s) unused, first '{}'", w.dir(), report.unexpected.size(),
                 report.unexpected.front());

@@ -6,6 +6,7 @@
 #include "ptune/core/error.h"
 #include "ptune/io/adapter_config.h"
 #include "ptune/io/checkpoint.h"
+#include "ptune/io/hf_cache.h"
 #include "ptune/load/memory_estimate.h"
 #include "ptune/model/pretrained.h"
 #include "ptune/mtp/heads_io.h"
@@ -14,8 +15,8 @@ namespace ptune {
 
 LoadedModel load_model(const std::string& command, const std::string& model_dir_in,
                        const std::string& adapter, const std::string& tokenizer) {
-  const std::string model_dir =
-      model_dir_in.empty() ? read_adapter_config(adapter).base_model_name_or_path : model_dir_in;
+  const std::string model_dir = resolve_model_dir(
+      model_dir_in.empty() ? read_adapter_config(adapter).base_model_name_or_path : model_dir_in);
   std::string tok_path = tokenizer;
   if (tok_path.empty() && !adapter.empty() && std::filesystem::exists(adapter + "/tokenizer.model"))
     tok_path = adapter + "/tokenizer.model";

@@ -13,10 +13,11 @@ AttentionImpl::AttentionImpl(const ModelConfig& c, const std::string& path, cons
       n_kv_heads(c.num_key_value_heads),
       head_dim(c.resolved_head_dim()) {
   const int64_t d = c.hidden_size, q_dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim;
-  q_proj = register_module("q_proj", make_projection(b, path + ".q_proj", d, q_dim));
-  k_proj = register_module("k_proj", make_projection(b, path + ".k_proj", d, kv_dim));
-  v_proj = register_module("v_proj", make_projection(b, path + ".v_proj", d, kv_dim));
-  o_proj = register_module("o_proj", make_projection(b, path + ".o_proj", q_dim, d));
+  const bool qkv_bias = c.qkv_bias();
+  q_proj = register_module("q_proj", make_projection(b, path + ".q_proj", d, q_dim, qkv_bias));
+  k_proj = register_module("k_proj", make_projection(b, path + ".k_proj", d, kv_dim, qkv_bias));
+  v_proj = register_module("v_proj", make_projection(b, path + ".v_proj", d, kv_dim, qkv_bias));
+  o_proj = register_module("o_proj", make_projection(b, path + ".o_proj", q_dim, d, c.o_bias()));
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,

@@ -26,9 +26,10 @@ using SublayerHook = std::shared_ptr<SublayerHookImpl>;
 // Sublayers a hook can follow.
 enum class Sublayer { kAttention, kMlp };
 
-// Makes the projection at HF module path `path` ("model.layers.3.self_attn.q_proj").
+// Makes the projection at HF module path `path` ("model.layers.3.self_attn.q_proj"), with a
+// bias when `bias` (Qwen2's q/k/v).
 using ProjectionFactory =
-    std::function<Projection(const std::string& path, int64_t in, int64_t out)>;
+    std::function<Projection(const std::string& path, int64_t in, int64_t out, bool bias)>;
 // The hook after `where` in the block at `block_path`, with the submodule name it is
 // registered under (its checkpoint prefix); a null hook for none.
 using SublayerHookFactory = std::function<std::pair<std::string, SublayerHook>(
@@ -42,7 +43,8 @@ struct ModelBuilder {
   KVPrefixFactory kv_prefix;          // empty = none
 };
 
-// b.projection(path, in, out), or a LinearImpl(in, out) when the builder has none for `path`.
-Projection make_projection(const ModelBuilder& b, const std::string& path, int64_t in, int64_t out);
+// b.projection(path, in, out, bias), or a LinearImpl when the builder has none for `path`.
+Projection make_projection(const ModelBuilder& b, const std::string& path, int64_t in, int64_t out,
+                           bool bias = false);
 
 }  // namespace ptune

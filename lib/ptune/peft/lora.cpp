@@ -39,9 +39,10 @@ torch::Tensor lora_delta(const torch::Tensor& A, const torch::Tensor& B, double 
 }
 
 LoRALinearImpl::LoRALinearImpl(int64_t in, int64_t out, int64_t r, double scale_, double dropout_,
-                               torch::ScalarType base_dtype)
+                               torch::ScalarType base_dtype, bool with_bias)
     : scale(scale_), dropout(dropout_) {
   weight = register_parameter("weight", torch::empty({out, in}, base_dtype));
+  if (with_bias) bias = register_parameter("bias", torch::zeros({out}));
   lora_A = register_module("lora_A", std::make_shared<LinearImpl>(in, r));
   lora_B = register_module("lora_B", std::make_shared<LinearImpl>(r, out));
   torch::NoGradGuard no_grad;
@@ -63,7 +64,7 @@ torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   auto h = dropout > 0 && is_training() ? mixed_dropout(x, dropout) : x;
   auto a = lora_A->forward(h);          // (..., r)
   if (emulates_gemm(x) || x.dim() < 2)  // emulated GEMMs round each product: keep PEFT's ops
-    return mixed_linear(x, weight) + lora_B->forward(a) * scale;
+    return add_bias(mixed_linear(x, weight), bias) + lora_B->forward(a) * scale;
   // The B GEMM accumulates scale * a B^T into the base output (beta 1, alpha scale): no
   // (..., out) temporaries for the product, the scaling or the sum, forward or backward.
   // mixed_linear() of the 2-D rows is a plain mm result (not a view), so addmm_ may write into it;
@@ -71,6 +72,7 @@ torch::Tensor LoRALinearImpl::forward(const torch::Tensor& x) {
   auto out = mixed_linear(x.reshape({-1, x.size(-1)}), weight);  // (N, out)
   out.addmm_(a.reshape({-1, a.size(-1)}), lora_B->weight.to(out.scalar_type()).t(), /*beta=*/1.0,
              /*alpha=*/scale);
+  if (bias.defined()) out.add_(bias.to(out.scalar_type()));
   auto sizes = x.sizes().vec();
   sizes.back() = out.size(1);
   return out.view(sizes);
@@ -94,14 +96,14 @@ ModelBuilder LoraMethod::builder() {
   // checkpoint then maps its tensors instead of copying them into fp32 first.
   const bool bf16 = c_.base_dtype == DType::kBf16;
   const auto base = bf16 ? torch::kBFloat16 : torch::kFloat;
-  b.projection = [this, scale, bf16, base](const std::string& path, int64_t in,
-                                           int64_t out) -> Projection {
+  b.projection = [this, scale, bf16, base](const std::string& path, int64_t in, int64_t out,
+                                           bool bias) -> Projection {
     if (targets(path))
-      return std::make_shared<LoRALinearImpl>(in, out, c_.r, scale, c_.dropout, base);
+      return std::make_shared<LoRALinearImpl>(in, out, c_.r, scale, c_.dropout, base, bias);
     const bool trained_head =
         path == "lm_head" && std::count(c_.modules_to_save.begin(), c_.modules_to_save.end(),
                                         std::string("lm_head")) > 0;
-    if (bf16 && !trained_head) return std::make_shared<LinearImpl>(in, out, base);
+    if (bf16 && !trained_head) return std::make_shared<LinearImpl>(in, out, base, bias);
     return nullptr;
   };
   return b;

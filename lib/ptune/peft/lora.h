@@ -1,8 +1,9 @@
 // LoRA (Hu et al. 2021, arXiv:2106.09685) as PEFT computes it: y = W x + scale * B A drop(x),
 // A (r, in) Kaiming-uniform (a = sqrt 5) or normal(0, 1/r), B (out, r) zero, scale = alpha/r
 // or alpha/sqrt(r) with rsLoRA. The frozen base W may be stored in bf16 (it is cast to the
-// activation dtype in mixed_linear()); A and B stay fp32. Parameter names: <module>.weight,
-// <module>.lora_A.weight, <module>.lora_B.weight.
+// activation dtype in mixed_linear()); A and B stay fp32. A base bias stays as it is (PEFT's
+// lora_bias false). Parameter names: <module>.weight, <module>.bias, <module>.lora_A.weight,
+// <module>.lora_B.weight.
 #pragma once
 
 #include <optional>
@@ -24,13 +25,14 @@ class LoRALinearImpl : public ProjectionImpl {
  public:
   // `base_dtype`: storage of the frozen base weight (fp32, or bf16 for method.lora.base_dtype).
   LoRALinearImpl(int64_t in, int64_t out, int64_t r, double scale, double dropout,
-                 torch::ScalarType base_dtype = torch::kFloat);
+                 torch::ScalarType base_dtype = torch::kFloat, bool bias = false);
   torch::Tensor forward(const torch::Tensor& x) override;  // (..., in) -> (..., out)
   torch::Tensor base_weight() const override { return weight; }
   void reset_lora(const std::string& init);  // kaiming | gaussian A, zero B
   torch::Tensor delta() const { return lora_delta(lora_A->weight, lora_B->weight, scale); }
 
   torch::Tensor weight;                // (out, in) frozen base, HF name "weight"
+  torch::Tensor bias;                  // (out) frozen base bias (Qwen2 q/k/v); or undefined
   std::shared_ptr<LinearImpl> lora_A;  // weight (r, in)
   std::shared_ptr<LinearImpl> lora_B;  // weight (out, r)
   double scale;

@@ -5,6 +5,7 @@
 
 #include "ptune/core/error.h"
 #include "ptune/io/checkpoint.h"
+#include "ptune/io/hf_cache.h"
 #include "ptune/io/weights.h"
 #include "ptune/model/weight_init.h"
 #include "ptune/peft/adapter.h"
@@ -66,7 +67,8 @@ std::shared_ptr<Method> method_for_adapter(const std::string& dir, const Adapter
 PeftModel load_with_adapter(const std::string& base_dir, const std::string& adapter_dir) {
   PeftModel pm;
   pm.config = read_adapter_config(adapter_dir);
-  const std::string base = base_dir.empty() ? pm.config.base_model_name_or_path : base_dir;
+  const std::string base =
+      resolve_model_dir(base_dir.empty() ? pm.config.base_model_name_or_path : base_dir);
   if (base.empty())
     usage_error("{}: base_model_name_or_path is empty; pass the base model with --model DIR",
                 adapter_dir);

@@ -24,6 +24,7 @@
 #include "ptune/eval/mtp_eval.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/fs.h"
+#include "ptune/io/hf_cache.h"
 #include "ptune/io/weights.h"
 #include "ptune/load/memory_estimate.h"
 #include "ptune/model/loss.h"
@@ -93,7 +94,11 @@ Run set_up(const Recipe& r) {
       RunContext::start(static_cast<int>(r.train.threads), r.train.device, r.train.seed);
   Run run(std::move(ctx), prepare_tokenizer(r.tokenizer));
   const torch::Device device = run.ctx.device;
-  run.cfg = resolve_model_config(r.model, run.tok);
+  // A Hub id (model.path: org/name) is read from the HF cache; the adapter names the id.
+  const std::string model_dir = resolve_model_dir(r.model.path);
+  ModelSource source = r.model;
+  source.path = model_dir;
+  run.cfg = resolve_model_config(source, run.tok);
   check_memory(training_memory(run.cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len,
                                r.train.grad_accum, r.precision.dtype, r.train.loss_chunk,
                                r.train.activation_checkpointing),
@@ -111,15 +116,14 @@ Run set_up(const Recipe& r) {
     model = Transformer(run.cfg, run.method->builder());
   }
   if (!r.model.path.empty())  // strict, except for the parameters the method adds (LoRA A/B, ...)
-    load_weights(*model, CheckpointWeights::open(r.model.path), true,
-                 run.method->own_params(model));
+    load_weights(*model, CheckpointWeights::open(model_dir), true, run.method->own_params(model));
   run.method->attach(model);
   model->to(device);
   model->set_activation_checkpointing(r.train.activation_checkpointing);
   run.params = run.method->trainable(model);
   run.mtp = make_mtp_objective(r.mtp, model, run.params);  // null unless mtp.style is set
-  if (run.mtp && warm_start_mtp_heads(r.model.path, *run.mtp->heads()))
-    PTUNE_INFO("mtp: heads initialised from {}", r.model.path);
+  if (run.mtp && warm_start_mtp_heads(model_dir, *run.mtp->heads()))
+    PTUNE_INFO("mtp: heads initialised from {}", model_dir);
   run.opt = make_adamw(r.optim, run.params);
   // Precision: fp32 masters, compute in precision.dtype; fp16 gets a loss scaler.
   const PrecisionPolicy precision = make_precision_policy(r.precision);
