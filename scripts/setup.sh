@@ -10,14 +10,20 @@ packages=(
   libtorch-dev libopenblas0-openmp          # LibTorch; OpenBLAS, else GEMMs run ~30x slower
   libcli11-dev libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
   libsentencepiece-dev libgtest-dev
+  libpcre2-dev libicu-dev                   # tokenizer.json: Unicode regexes, NFC/NFKC
   python3-torch python3-numpy               # PyTorch reference for parity tests and bench
   python3-sentencepiece                     # SentencePiece reference for the tokenizer tests
   wordnet-base                              # the real data (WordNet 3.0)
   jq                                        # JSON in scripts (bench_generate.sh)
   libjs-chart.js                            # the charts of `ptune report`, inlined into the page
 )
-# The tests' own: headless Chromium renders the reports (the browser label).
-[ "${PTUNE_SKIP_TESTS_BUILD:-0}" = 1 ] || packages+=(chromium)
+# The tests' own: headless Chromium renders the reports (the browser label); HF's tokenizers
+# from npm is the tokenizer.json oracle, run on text these packages ship (WordNet aside):
+# MIME names in ~60 languages, GnuPG's translated help, X11's Compose table (symbols, emoji).
+if [ "${PTUNE_SKIP_TESTS_BUILD:-0}" != 1 ]; then
+  packages+=(chromium shared-mime-info gnupg-l10n libx11-data libc6-dev)
+  command -v npm >/dev/null || packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -41,4 +47,12 @@ build_tests=ON
 [ "${PTUNE_SKIP_TESTS_BUILD:-0}" = 1 ] && build_tests=OFF
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPTUNE_BUILD_TESTS=$build_tests >/dev/null
 cmake --build build -j"$(nproc)"
+# The tokenizer.json tests' reference ids (~60 MB, about a minute): made again only when the
+# oracle's scripts changed.
+fixtures=build/tokenizer-fixtures/manifest.json
+if [ "$build_tests" = ON ] && { [ ! -f $fixtures ] ||
+  [ -n "$(find tests/tokenizer_oracle -maxdepth 1 -type f -newer $fixtures)" ]; }; then
+  scripts/tokenizer_fixtures.sh build/tokenizer-fixtures.tmp >/dev/null
+  rm -rf build/tokenizer-fixtures && mv build/tokenizer-fixtures.tmp build/tokenizer-fixtures
+fi
 echo "setup: built build/bin/ptune" >&2

@@ -41,8 +41,8 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("-d,--data", c.data, "data file ('-' = stdin)");
   add_choice<DataFormat>(cmd, "--format", c.format, "data format (default text)");
   cmd->add_option("--tokenizer", c.tokenizer,
-                  "SentencePiece model (default: ADAPTER/tokenizer.model, else "
-                  "MODEL/tokenizer.model)");
+                  "tokenizer.json or SentencePiece .model (default: the adapter's, else "
+                  "the model's: tokenizer.json, else tokenizer.model)");
   cmd->add_option("-c,--config", c.config, "take data.eval and output.dir/final from this recipe");
   cmd->add_option("--set", c.overrides, "recipe override, with --config");
   cmd->add_option("--seq-len", c.seq_len,

@@ -48,7 +48,8 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
       cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: one prompt per stdin line)");
   cmd->add_option(
       "--tokenizer", o->c.tokenizer,
-      "SentencePiece model (default: ADAPTER/tokenizer.model, else MODEL/tokenizer.model)");
+      "tokenizer.json or SentencePiece .model (default: the adapter's, else the model's: "
+      "tokenizer.json, else tokenizer.model)");
   cmd->add_option("--format", o->format, "text | jsonl (records with text, tokens, stats)")
       ->check(CLI::IsMember({"text", "jsonl"}))
       ->capture_default_str();

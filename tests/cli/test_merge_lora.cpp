@@ -32,7 +32,8 @@ void make_base_and_adapter(const std::string& base, const std::string& adapter,
                            std::vector<std::string> targets = {"q_proj", "v_proj"}) {
   torch::manual_seed(5);
   Transformer m0(c);
-  save_checkpoint_dir(base, c, model_state(*m0), tiny_assets() + "/tok.model");
+  save_checkpoint_dir(base, c, model_state(*m0),
+                      {{tiny_assets() + "/tok.model", "tokenizer.model"}});
   MethodConfig mc;
   mc.type = MethodType::kLora;
   mc.lora.r = 4;

@@ -319,8 +319,11 @@ TEST_F(DataTest, TokenizerLoadAndTrainErrors) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Runtime);
-    EXPECT_EQ(std::string(e.what()), "tokenizer '" + *dir_ / "nope.model" +
-                                         "': no such file (expected a SentencePiece .model)");
+    EXPECT_EQ(
+        std::string(e.what()),
+        "tokenizer '" + *dir_ / "nope.model" +
+            "': no such file (expected a tokenizer.json, a SentencePiece tokenizer.model, or a "
+            "model directory holding one)");
   }
   TokenizerTrainOptions o;
   o.input = *dir_ / "missing.txt";

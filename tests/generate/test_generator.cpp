@@ -64,7 +64,7 @@ TEST(Generate, GreedyGenerationMatchesArgmaxOfFullForward) {
 TEST(Generate, StopsAtEosAndBudget) {
   GenerateOptions o;
   o.max_new_tokens = 3;
-  o.eos_id = 2;
+  o.stop_ids = {2};
   GenerateResult r;
   EXPECT_TRUE(commit_token(r, 7, o));
   EXPECT_FALSE(commit_token(r, 2, o));

@@ -42,7 +42,8 @@ TEST(Checkpoint, SavesAndReopensADirectory) {
                     {"model.embed_tokens.weight", torch::randn({16, 8}).to(torch::kBFloat16)}};
   ModelConfig c = tiny_config();
   c.torch_dtype = "float32";
-  save_checkpoint_dir(tmp / "out/ckpt", c, w, tmp / "tokenizer.model");  // creates out/
+  save_checkpoint_dir(tmp / "out/ckpt", c, w,
+                      {{tmp / "tokenizer.model", "tokenizer.model"}});  // creates out/
 
   EXPECT_EQ(entries(tmp / "out"), std::vector<std::string>{"ckpt"});
   EXPECT_EQ(entries(tmp / "out/ckpt"),
@@ -165,8 +166,7 @@ TEST(LoadWeights, CopiesCastsAndReports) {
   auto q = torch::randn({4, 8});
   save_checkpoint_dir(dir / "ck", tiny_config(),
                       {{"model.layers.0.self_attn.q_proj.weight", q.to(torch::kBFloat16)},
-                       {"lm_head.weight", torch::randn({16, 8})}},
-                      "");
+                       {"lm_head.weight", torch::randn({16, 8})}});
   auto m =
       module_with({{"model.layers.0.self_attn.q_proj.weight", {4, 8}}, {"model.norm.weight", {8}}});
   auto ck = CheckpointWeights::open(dir / "ck");
@@ -186,7 +186,7 @@ TEST(LoadWeights, CopiesCastsAndReports) {
 TEST(LoadWeights, WrongShapeNamesTensorShapesAndFile) {
   test::TempDir dir;
   save_checkpoint_dir(dir / "ck", tiny_config(),
-                      {{"model.layers.0.self_attn.q_proj.weight", torch::zeros({32, 64})}}, "");
+                      {{"model.layers.0.self_attn.q_proj.weight", torch::zeros({32, 64})}});
   auto m = module_with({{"model.layers.0.self_attn.q_proj.weight", {64, 64}}});
   auto ck = CheckpointWeights::open(dir / "ck");
   EXPECT_EQ(error_of([&] { load_weights(*m, ck, true); }),

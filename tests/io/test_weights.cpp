@@ -14,7 +14,7 @@ TEST(LoadWeights, SameDtypeViewsTheMappingCopyOnWrite) {
   c.vocab_size = 8, c.hidden_size = 4, c.intermediate_size = 8, c.num_hidden_layers = 1;
   c.num_attention_heads = 2, c.num_key_value_heads = 2, c.max_position_embeddings = 8;
   torch::Tensor w = torch::arange(16, torch::kFloat32).reshape({4, 4});
-  save_checkpoint_dir(t / "ckpt", c, {{"weight", w}}, "");
+  save_checkpoint_dir(t / "ckpt", c, {{"weight", w}});
   const std::string before = test::read_text(t / "ckpt/model.safetensors");
 
   torch::nn::Module m;

@@ -103,7 +103,7 @@ TEST(MtpTrain, SpeculativeGreedyEqualsPlainGreedyOnTrainedModel) {
     EXPECT_EQ(name_of(cfg.style), style);
     GenerateOptions o;
     o.max_new_tokens = 24;
-    o.eos_id = tok.eos_id();
+    o.stop_ids = tok.stop_ids();
     int64_t accepted = 0;
     for (const auto& p : prompts) {
       std::vector<int64_t> ids{tok.bos_id()};

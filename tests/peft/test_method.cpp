@@ -11,8 +11,8 @@
 #include "ptune/config/recipe.h"
 #include "ptune/core/error.h"
 #include "ptune/io/checkpoint.h"
-#include "ptune/model/loss.h"
 #include "ptune/io/weights.h"
+#include "ptune/model/loss.h"
 #include "ptune/peft/lora.h"
 #include "ptune/peft/peft_model.h"
 #include "ptune/peft/prefix.h"
@@ -31,7 +31,7 @@ ModelConfig tiny_config() {
 void write_base(const std::string& dir, const ModelConfig& c) {
   torch::manual_seed(7);
   Transformer base(c);
-  save_checkpoint_dir(dir, c, model_state(*base), "");
+  save_checkpoint_dir(dir, c, model_state(*base));
 }
 
 // The base in `dir` built and attached the way `method` wires it.
@@ -146,7 +146,7 @@ TEST_F(Peft, MergedAndUnmergedLoraGiveTheSameLogits) {
     Transformer m = build(*method, base());
     randomize_trainable(*method, m);
     const auto unmerged = logits(m, *method);
-    save_checkpoint_dir(dir / "merged", c, method->merged_weights(m), "");
+    save_checkpoint_dir(dir / "merged", c, method->merged_weights(m));
     FullMethod full;
     Transformer merged = build(full, dir / "merged");
     EXPECT_LE(test::max_abs_diff(logits(merged, full), unmerged), 1e-5) << "rslora " << rslora;

@@ -46,7 +46,7 @@ struct PeftRun {
         if (p.key().size() > 5 && p.key().compare(p.key().size() - 5, 5, ".bias") == 0)
           p.value().normal_(0.0, 0.5);
     }
-    save_checkpoint_dir(dir / "base", c, model_state(*base), "");
+    save_checkpoint_dir(dir / "base", c, model_state(*base));
     method = make_method(mc, c);
     model = Transformer(c, method->builder());
     load_weights(*model, CheckpointWeights::open(dir / "base"), true, method->own_params(model));

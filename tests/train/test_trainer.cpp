@@ -171,3 +171,25 @@ TEST(Train, ActivationCheckpointingGivesTheSameRun) {
     EXPECT_GT(files, 0);
   }
 }
+
+// A model pretrained with a tokenizer.json tokenizer (no BOS, as SmolLM2 and Qwen2) exports
+// the tokenizer files transformers reads, and its config.json says there is no BOS.
+TEST(Train, TokenizerJsonRunExportsTheTokenizerFiles) {
+  TempDir t;
+  const std::string out = t / "bpe";
+  const std::string bpe = std::string(PTUNE_SOURCE_DIR) + "/data/wordnet-bpe";
+  TrainSummary s =
+      train_text(tiny_recipe(out, 4), {}, {"tokenizer.path=" + bpe, "train.eval_batches=0"});
+  ASSERT_EQ(s.final_dir, out + "/final");
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+    EXPECT_EQ(read_text(out + "/final/" + f), read_text(bpe + "/" + f)) << f;
+  EXPECT_FALSE(fs::exists(out + "/final/tokenizer.model"));
+  auto config = nlohmann::json::parse(read_text(out + "/final/config.json"));
+  EXPECT_TRUE(config["bos_token_id"].is_null());
+  EXPECT_EQ(config["eos_token_id"], 0);
+  EXPECT_EQ(config["vocab_size"], 4096);
+  RunResult r = run_ptune("--quiet eval --model " + out + "/final --data " + tiny_assets() +
+                          "/eval.txt --seq-len 32");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NEAR(nlohmann::json::parse(r.out)["loss"].get<double>(), s.eval_loss, 1e-5);
+}

@@ -194,7 +194,7 @@ struct ModelSource {
 };
 
 struct TokenizerConfig {
-  std::string path;           // SentencePiece .model
+  std::string path;  // tokenizer.json, SentencePiece .model or a model dir; "" = model.path
   int64_t vocab_size = 4096;  // when the tokenizer is trained first (quickstart)
   std::string train_from;     // corpus to train it from if `path` is missing
 };

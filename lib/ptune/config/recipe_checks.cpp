@@ -77,7 +77,9 @@ void check_model(Checker& c, const Recipe& r) {
 }
 
 void check_data(Checker& c, const Recipe& r) {
-  c.required("tokenizer.path", r.tokenizer.path, "the SentencePiece .model file");
+  if (r.model.path.empty())  // otherwise the model dir's tokenizer
+    c.required("tokenizer.path", r.tokenizer.path,
+               "a tokenizer.json, a SentencePiece .model or a model directory");
   c.above<int64_t>("tokenizer.vocab_size", r.tokenizer.vocab_size, 0);
   c.required("data.train.path", r.data.train.path, "the training data file");
   c.above<int64_t>("data.seq_len", r.data.seq_len, 1);

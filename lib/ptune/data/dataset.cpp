@@ -161,10 +161,10 @@ std::vector<Example> load_text(const DataSource& src, const Tokenizer& tok, int6
   while (r.next(line)) {
     if (is_blank(line)) continue;
     const size_t doc_begin = buf.size();
-    if (add_bos) buf.push_back(tok.bos_id());
+    if (add_bos && tok.bos_id() >= 0) buf.push_back(tok.bos_id());
     auto ids = tok.encode(line);
     buf.insert(buf.end(), ids.begin(), ids.end());
-    buf.push_back(tok.eos_id());
+    if (tok.eos_id() >= 0) buf.push_back(tok.eos_id());
     if (docs) {
       first.resize(buf.size(), 0);
       first[doc_begin] = 1;
@@ -202,13 +202,13 @@ std::vector<Example> load_instruct(const DataSource& src, const Tokenizer& tok, 
     const std::string& prompt = string_field(j, src.prompt_field, r);
     const std::string& response = string_field(j, src.response_field, r);
     std::vector<int32_t> toks;
-    if (add_bos) toks.push_back(tok.bos_id());
+    if (add_bos && tok.bos_id() >= 0) toks.push_back(tok.bos_id());
     auto p = tok.encode(apply_template(src.template_, prompt));
     toks.insert(toks.end(), p.begin(), p.end());
     const size_t n_prompt = toks.size();  // toks[0:n_prompt] are never targets
     auto resp = tok.encode(response);
     toks.insert(toks.end(), resp.begin(), resp.end());
-    toks.push_back(tok.eos_id());
+    if (tok.eos_id() >= 0) toks.push_back(tok.eos_id());
     if (toks.size() > static_cast<size_t>(seq_len) + 1) toks.resize(seq_len + 1);
     if (toks.size() < 2) continue;
     Example e;

@@ -1,4 +1,5 @@
-// SentencePiece tokenizer: loading, encode/decode, special ids, and training a new model.
+// Tokenizers: SentencePiece or tokenizer.json by content, their special ids, and training a
+// new SentencePiece model.
 // Trained models use LLaMA's ids (unk=0, bos=1, eos=2) plus pad=3, and LLaMA's training
 // settings by default (identity normalization, byte fallback). SentencePiece itself is
 // reached through libptune_sentencepiece.so (see sentencepiece_module.h for why it must be
@@ -21,6 +22,8 @@
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
 #include "ptune/core/text.h"
+#include "ptune/data/hf_tokenizer.h"
+#include "ptune/data/hf_tokenizer_config.h"
 #include "ptune/data/sentencepiece_module.h"
 
 namespace fs = std::filesystem;
@@ -79,20 +82,89 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-Tokenizer Tokenizer::load(const std::string& model_path) {
+namespace {
+
+// A tokenizer.json is a JSON object: its first non-blank byte is '{'. A SentencePiece model
+// is a protobuf, whose first byte is a field tag (0x0a for its pieces).
+bool looks_like_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char c = 0;
+  while (in.get(c))
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return c == '{';
+  return false;
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::load(const std::string& path_in) {
   std::error_code ec;
-  if (!fs::is_regular_file(model_path, ec))
-    runtime_error("tokenizer '{}': no such file (expected a SentencePiece .model)", model_path);
+  std::string path = path_in;
+  if (fs::is_directory(path, ec)) {
+    if (fs::is_regular_file(path + "/tokenizer.json", ec))
+      path += "/tokenizer.json";
+    else if (fs::is_regular_file(path + "/tokenizer.model", ec))
+      path += "/tokenizer.model";
+    else
+      usage_error("tokenizer: '{}' holds neither tokenizer.json nor tokenizer.model", path_in);
+  }
+  if (!fs::is_regular_file(path, ec))
+    runtime_error(
+        "tokenizer '{}': no such file (expected a tokenizer.json, a SentencePiece "
+        "tokenizer.model, or a model directory holding one)",
+        path);
   Tokenizer t;
-  std::string err;
-  t.sp_.reset(sp_module().load(model_path.c_str(), &err));
-  if (!t.sp_)
-    runtime_error("tokenizer '{}': not a valid SentencePiece model ({})", model_path, err);
-  t.path_ = model_path;
+  t.path_ = path;
+  const bool json = looks_like_json(path);
+  t.files_.emplace_back(path, json ? "tokenizer.json" : "tokenizer.model");
+  // The configs beside it: a TinyLlama or Mistral dir has them next to its tokenizer.model.
+  std::string dir = fs::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const HfTokenizerConfig cfg = read_hf_tokenizer_config(dir);
+  for (const auto& f : cfg.files) t.files_.emplace_back(f, fs::path(f).filename().string());
+  t.chat_template_ = cfg.chat_template;
+  auto add_stops = [&] {
+    if (t.eos_ >= 0) t.stop_.push_back(t.eos_);
+    for (int64_t id : cfg.generation_eos)
+      if (std::find(t.stop_.begin(), t.stop_.end(), id) == t.stop_.end()) t.stop_.push_back(id);
+  };
+  if (!json) {
+    std::string err;
+    t.sp_.reset(sp_module().load(path.c_str(), &err));
+    if (!t.sp_) runtime_error("tokenizer '{}': not a valid SentencePiece model ({})", path, err);
+    t.bos_ = t.sp_->bos_id();
+    t.eos_ = t.sp_->eos_id();
+    t.pad_ = t.sp_->pad_id() >= 0 ? t.sp_->pad_id() : t.eos_;
+    add_stops();
+    return t;
+  }
+
+  t.hf_ = std::make_unique<HfTokenizer>(HfTokenizer::load(path));
+  const HfTokenizer& hf = *t.hf_;
+  // A token the configs name must be in the vocabulary: a typo would train the wrong id.
+  auto id_of = [&](const std::optional<std::string>& tok, const char* field) -> int32_t {
+    if (!tok) return -1;
+    auto id = hf.token_to_id(*tok);
+    if (!id)
+      runtime_error("{}/tokenizer_config.json: {} \"{}\" is not a token of {}", dir, field, *tok,
+                    path);
+    return *id;
+  };
+  // BOS: what the post-processor puts first (HF's add_special_tokens=True); the fast
+  // tokenizer's add_bos_token is already folded into that template when the file is saved.
+  const auto prefix = hf.template_prefix();
+  t.bos_ = prefix.empty() ? -1 : prefix.front();
+  if (cfg.add_bos_token.value_or(false) && t.bos_ < 0) t.bos_ = id_of(cfg.bos_token, "bos_token");
+  t.eos_ = id_of(cfg.eos_token, "eos_token");
+  if (t.eos_ < 0 && !cfg.generation_eos.empty())
+    t.eos_ = static_cast<int32_t>(cfg.generation_eos.front());
+  if (t.eos_ < 0 && !hf.template_suffix().empty()) t.eos_ = hf.template_suffix().back();
+  t.pad_ = cfg.pad_token ? id_of(cfg.pad_token, "pad_token") : t.eos_;
+  add_stops();
   return t;
 }
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
+  if (hf_) return hf_->encode(text);
   std::vector<int> ids;
   auto err = sp_->encode(text, &ids);
   if (!err.empty()) runtime_error("tokenizer '{}': encode failed ({})", path_, err);
@@ -100,6 +172,7 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+  if (hf_) return hf_->decode(ids);
   const int n = sp_->piece_size();
   std::vector<int> v;
   v.reserve(ids.size());
@@ -115,16 +188,23 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
 }
 
 int64_t Tokenizer::vocab_size() const {
-  return sp_->piece_size();
+  return hf_ ? hf_->vocab_size() : sp_->piece_size();
 }
 int32_t Tokenizer::bos_id() const {
-  return sp_->bos_id();
+  return bos_;
 }
 int32_t Tokenizer::eos_id() const {
-  return sp_->eos_id();
+  return eos_;
 }
 int32_t Tokenizer::pad_id() const {
-  return sp_->pad_id() >= 0 ? sp_->pad_id() : sp_->eos_id();
+  return pad_;
+}
+std::vector<int64_t> Tokenizer::stop_ids() const {
+  return stop_;
+}
+std::optional<int32_t> Tokenizer::token_id(const std::string& token) const {
+  if (hf_) return hf_->token_to_id(token);
+  return std::nullopt;
 }
 
 namespace {

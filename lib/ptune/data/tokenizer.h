@@ -1,10 +1,13 @@
-// SentencePiece tokenizer. SentencePiece itself runs in a dlopen()ed module (see
-// sentencepiece_module.h); nothing here or in users of this header sees its headers.
+// The tokenizer of a model: SentencePiece (tokenizer.model, run in a dlopen()ed module, see
+// sentencepiece_module.h) or Hugging Face's tokenizer.json (hf_tokenizer.h) with the
+// tokenizer_config.json and generation_config.json beside it. Callers see one interface.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ptune::spm {
@@ -13,9 +16,15 @@ class Model;
 
 namespace ptune {
 
+class HfTokenizer;
+
 class Tokenizer {
  public:
-  static Tokenizer load(const std::string& model_path);  // Runtime error naming the path
+  // `path`: a tokenizer.model or a tokenizer.json (told apart by content), or a model
+  // directory, which is searched for tokenizer.json, then tokenizer.model. Runtime error
+  // naming the path when it is unreadable or corrupt; Usage error when nothing is there or a
+  // tokenizer.json component is not supported.
+  static Tokenizer load(const std::string& path);
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
@@ -23,15 +32,31 @@ class Tokenizer {
   std::vector<int32_t> encode(const std::string& text) const;  // no BOS/EOS added
   std::string decode(const std::vector<int32_t>& ids) const;
   int64_t vocab_size() const;
+  // The BOS a sequence starts with (SentencePiece's bos piece; the tokenizer.json
+  // post-processor's prefix token), -1 when the tokenizer adds none (Qwen2, SmolLM2).
   int32_t bos_id() const;
+  // The end-of-sequence id ending each document (tokenizer_config's eos_token, else
+  // generation_config's first eos id); -1 when the tokenizer names none.
   int32_t eos_id() const;
-  int32_t pad_id() const;  // falls back to eos_id when the model has no pad piece
+  int32_t pad_id() const;  // the pad token, else eos_id (no pad piece)
+  // Ids generation stops at: eos_id and every eos id of generation_config.json.
+  std::vector<int64_t> stop_ids() const;
+  std::optional<int32_t> token_id(const std::string& token) const;     // added/special tokens too
+  const std::string& chat_template() const { return chat_template_; }  // "" = none
+  // Files that make up this tokenizer (tokenizer.model; or tokenizer.json and the configs
+  // read beside it), as (source path, file name) to copy beside an exported model.
+  const std::vector<std::pair<std::string, std::string>>& files() const { return files_; }
   const std::string& path() const { return path_; }
+  bool is_sentencepiece() const { return sp_ != nullptr; }
 
  private:
   Tokenizer() = default;
   std::unique_ptr<spm::Model> sp_;
-  std::string path_;
+  std::unique_ptr<HfTokenizer> hf_;
+  std::string path_, chat_template_;
+  int32_t bos_ = -1, eos_ = -1, pad_ = -1;
+  std::vector<int64_t> stop_;
+  std::vector<std::pair<std::string, std::string>> files_;
 };
 
 // SentencePiece training settings. The defaults are those of LLaMA's tokenizer (Touvron et

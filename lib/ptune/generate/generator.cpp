@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "ptune/core/error.h"
@@ -11,7 +12,7 @@ namespace ptune {
 
 bool commit_token(GenerateResult& r, int64_t t, const GenerateOptions& o) {
   if (static_cast<int64_t>(r.tokens.size()) >= o.max_new_tokens) return false;
-  if (o.eos_id >= 0 && t == o.eos_id) {
+  if (std::find(o.stop_ids.begin(), o.stop_ids.end(), t) != o.stop_ids.end()) {
     r.stopped_at_eos = true;
     return false;
   }

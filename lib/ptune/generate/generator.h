@@ -14,7 +14,9 @@ namespace ptune {
 struct GenerateOptions {
   int64_t max_new_tokens = 64;
   SamplingOptions sampling;
-  int64_t eos_id = -1;  // stop token (not included in the output); < 0 = none
+  // Tokens that end generation (not included in the output): EOS, generation_config.json's
+  // eos ids (Llama-3 has several), a chat template's end of turn. Empty = none.
+  std::vector<int64_t> stop_ids;
 };
 
 struct GenerateStats {

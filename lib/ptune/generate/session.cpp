@@ -39,12 +39,13 @@ GenerateSession::GenerateSession(GenerateCommand c)
     PTUNE_INFO("speculative decoding with {} {} MTP heads", heads_->n_heads(),
                name_of(heads_->style()));
   }
-  c_.gen.eos_id = m_.tok.eos_id();
+  c_.gen.stop_ids = m_.tok.stop_ids();
 }
 
 Completion GenerateSession::complete(const std::string& prompt) {
   torch::NoGradGuard no_grad;
-  std::vector<int64_t> ids{m_.tok.bos_id()};
+  std::vector<int64_t> ids;
+  if (m_.tok.bos_id() >= 0) ids.push_back(m_.tok.bos_id());
   for (int32_t t : m_.tok.encode(prompt)) ids.push_back(t);
   Transformer& model = m_.pm.model;
   Completion out;

@@ -15,7 +15,7 @@ namespace ptune {
 struct GenerateCommand {
   std::string model, adapter, tokenizer;  // as load_model
   bool speculative = false;               // draft with the model's MTP heads
-  GenerateOptions gen;                    // eos_id is set from the tokenizer
+  GenerateOptions gen;                    // stop_ids are set from the tokenizer
 };
 
 struct Completion {

@@ -109,8 +109,23 @@ const TensorInfo& CheckpointWeights::info(const std::string& key) const {
   return files_[where_.at(key)]->info(key);
 }
 
+FileCopies tokenizer_files_in(const std::string& dir) {
+  FileCopies out;
+  std::error_code ec;
+  for (const char* name :
+       {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+        "generation_config.json", "chat_template.jinja"})
+    if (std::filesystem::is_regular_file(dir + "/" + name, ec))
+      out.emplace_back(dir + "/" + name, name);
+  return out;
+}
+
+void copy_files_into(const std::string& dir, const FileCopies& files) {
+  for (const auto& [src, name] : files) write_file_atomic(dir + "/" + name, read_file(src));
+}
+
 void write_model_files(const std::string& dir, const ModelConfig& config,
-                       const NamedTensors& weights, const std::string& tokenizer_path) {
+                       const NamedTensors& weights, const FileCopies& files) {
   ModelConfig c = config;
   for (const auto& [_, t] : weights) {  // config.json's torch_dtype says what the file holds
     std::string name = dtype_config_name(t.scalar_type());
@@ -121,15 +136,13 @@ void write_model_files(const std::string& dir, const ModelConfig& config,
   }
   write_hf_config(dir + "/config.json", c);
   save_safetensors(dir + "/" + kWeightsFile, weights);
-  if (!tokenizer_path.empty())
-    write_file_atomic(dir + "/tokenizer.model", read_file(tokenizer_path));
+  copy_files_into(dir, files);
 }
 
 void save_checkpoint_dir(const std::string& dir, const ModelConfig& config,
-                         const NamedTensors& weights, const std::string& tokenizer_path) {
-  write_dir_atomic(dir, [&](const std::string& tmp) {
-    write_model_files(tmp, config, weights, tokenizer_path);
-  });
+                         const NamedTensors& weights, const FileCopies& files) {
+  write_dir_atomic(dir,
+                   [&](const std::string& tmp) { write_model_files(tmp, config, weights, files); });
 }
 
 ModelConfig read_checkpoint_config(const std::string& dir) {

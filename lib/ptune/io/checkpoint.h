@@ -31,15 +31,23 @@ class CheckpointWeights {
   std::map<std::string, size_t> where_;  // key -> index in files_
 };
 
-// Writes config.json + model.safetensors (+ a copy of tokenizer.model when
-// `tokenizer_path` is non-empty) into an existing directory that is being built (the
-// temporary of write_dir_atomic). Callers add their own files (training state) beside.
+// Files copied into a checkpoint dir: (source path, file name there), e.g. the tokenizer's.
+using FileCopies = std::vector<std::pair<std::string, std::string>>;
+
+// The tokenizer files of a model dir (tokenizer.json, tokenizer.model, tokenizer_config.json,
+// special_tokens_map.json, generation_config.json, chat_template.jinja) that exist.
+FileCopies tokenizer_files_in(const std::string& dir);
+
+// Writes config.json + model.safetensors (+ copies of `files`) into an existing directory that
+// is being built (the temporary of write_dir_atomic). Callers add their own files (training
+// state) beside.
 void write_model_files(const std::string& dir, const ModelConfig& config,
-                       const NamedTensors& weights, const std::string& tokenizer_path);
+                       const NamedTensors& weights, const FileCopies& files = {});
+void copy_files_into(const std::string& dir, const FileCopies& files);
 
 // write_dir_atomic + write_model_files.
 void save_checkpoint_dir(const std::string& dir, const ModelConfig& config,
-                         const NamedTensors& weights, const std::string& tokenizer_path);
+                         const NamedTensors& weights, const FileCopies& files = {});
 
 // Reads config.json of a checkpoint dir.
 ModelConfig read_checkpoint_config(const std::string& dir);

@@ -17,12 +17,17 @@ LoadedModel load_model(const std::string& command, const std::string& model_dir_
                        const std::string& adapter, const std::string& tokenizer) {
   const std::string model_dir = resolve_model_dir(
       model_dir_in.empty() ? read_adapter_config(adapter).base_model_name_or_path : model_dir_in);
+  auto has_tokenizer = [](const std::string& dir) {
+    return std::filesystem::exists(dir + "/tokenizer.json") ||
+           std::filesystem::exists(dir + "/tokenizer.model");
+  };
   std::string tok_path = tokenizer;
-  if (tok_path.empty() && !adapter.empty() && std::filesystem::exists(adapter + "/tokenizer.model"))
-    tok_path = adapter + "/tokenizer.model";
-  if (tok_path.empty()) tok_path = model_dir + "/tokenizer.model";
-  if (!std::filesystem::exists(tok_path))
-    usage_error("{}: no tokenizer at '{}'; pass --tokenizer PATH", command, tok_path);
+  if (tok_path.empty() && !adapter.empty() && has_tokenizer(adapter)) tok_path = adapter;
+  if (tok_path.empty()) tok_path = model_dir;
+  if (!std::filesystem::exists(tok_path) ||
+      (std::filesystem::is_directory(tok_path) && !has_tokenizer(tok_path)))
+    usage_error("{}: no tokenizer.json or tokenizer.model in '{}'; pass --tokenizer PATH", command,
+                tok_path);
   LoadedModel m{model_dir, "", Tokenizer::load(tok_path), {}};
   // A missing or broken base is reported by the loaders below, with their own messages.
   if (std::filesystem::exists(model_dir + "/config.json"))

@@ -178,9 +178,10 @@ void merge_lora(const MergeLoraOptions& o) {
       t = s->second.second;
     merged.emplace_back(key, t.to(out_dtype));
   }
-  std::string tok;
-  for (const auto& d : {o.base, o.adapter})
-    if (tok.empty() && fs::exists(d + "/tokenizer.model")) tok = d + "/tokenizer.model";
+  // The adapter's tokenizer files when it has them (a run that trained new tokens), else the
+  // base's.
+  FileCopies tok = tokenizer_files_in(o.adapter);
+  if (tok.empty()) tok = tokenizer_files_in(o.base);
   save_checkpoint_dir(o.out, cfg, merged, tok);
 }
 

@@ -92,10 +92,12 @@ struct Run {
 Run set_up(const Recipe& r) {
   RunContext ctx =
       RunContext::start(static_cast<int>(r.train.threads), r.train.device, r.train.seed);
-  Run run(std::move(ctx), prepare_tokenizer(r.tokenizer));
-  const torch::Device device = run.ctx.device;
   // A Hub id (model.path: org/name) is read from the HF cache; the adapter names the id.
   const std::string model_dir = resolve_model_dir(r.model.path);
+  TokenizerConfig tok = r.tokenizer;
+  if (tok.path.empty()) tok.path = model_dir;  // the checkpoint's own tokenizer
+  Run run(std::move(ctx), prepare_tokenizer(tok));
+  const torch::Device device = run.ctx.device;
   ModelSource source = r.model;
   source.path = model_dir;
   run.cfg = resolve_model_config(source, run.tok);
@@ -187,7 +189,7 @@ std::string export_final(Run& run, const Recipe& r) {
     if (r.output.dtype)
       for (auto& [_, t] : weights) t = t.to(scalar_type(*r.output.dtype));
     write_dir_atomic(dir, [&](const std::string& tmp) {
-      write_model_files(tmp, run.cfg, weights, run.tok.path());
+      write_model_files(tmp, run.cfg, weights, run.tok.files());
       if (run.mtp) save_mtp_heads(tmp, run.mtp->config(), *run.mtp->heads());
     });
     final_dir = dir;
@@ -197,7 +199,7 @@ std::string export_final(Run& run, const Recipe& r) {
     const std::string dir = out + "/final";
     write_dir_atomic(dir, [&](const std::string& tmp) {
       run.method->export_adapter(run.model, tmp, r.model.path);
-      fs::copy_file(run.tok.path(), tmp + "/tokenizer.model");
+      copy_files_into(tmp, run.tok.files());
       if (run.mtp) save_mtp_heads(tmp, run.mtp->config(), *run.mtp->heads());
     });
     final_dir = dir;
@@ -266,7 +268,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     state.rng = run.ctx.rng_state();
     if (scaler) state.extra = scaler->state();
     write_dir_atomic(dir, [&](const std::string& tmp) {
-      write_model_files(tmp, run.cfg, run.method->checkpoint_tensors(model), run.tok.path());
+      write_model_files(tmp, run.cfg, run.method->checkpoint_tensors(model), run.tok.files());
       save_train_state(tmp + "/" + kTrainStateFile, state, *run.opt);
       if (mtp) save_mtp_heads(tmp, mtp->config(), *mtp->heads());
     });
