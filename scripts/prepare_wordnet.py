@@ -4,6 +4,7 @@
 Reads /usr/share/wordnet/data.{noun,verb,adj,adv} (format: wndb(5WN)) and writes
   corpus_train.txt / corpus_eval.txt       one document per line (format: text)
   instruct_train.jsonl / instruct_eval.jsonl {"prompt", "response"} (format: instruct)
+  chat_train.jsonl / chat_eval.jsonl       {"messages": [user, assistant]} (format: chat)
 The eval split is chosen by synset (hash of pos+offset), so no synset is in both splits.
 Output is deterministic. Run with /usr/bin/python3; standard library only.
 
@@ -103,6 +104,15 @@ def instruct_records(s, per_synset):
         }
 
 
+def chat_records(s, per_synset):
+    """"What does X mean?" -> the definition, as an OpenAI-style conversation."""
+    for w in s["words"][:per_synset]:
+        yield {"messages": [
+            {"role": "user", "content": f'What does "{w}" ({s["pos"]}) mean?'},
+            {"role": "assistant", "content": s["definition"][:1].upper() + s["definition"][1:] + "."},
+        ]}
+
+
 class CappedWriter:
     """Writes lines until the next one would exceed max_bytes (None = no cap)."""
 
@@ -136,6 +146,8 @@ def main():
     ap.add_argument("--max-corpus-eval-bytes", type=int, default=80_000)
     ap.add_argument("--max-instruct-train-bytes", type=int, default=800_000)
     ap.add_argument("--max-instruct-eval-bytes", type=int, default=50_000)
+    ap.add_argument("--max-chat-train-bytes", type=int, default=1_200_000)
+    ap.add_argument("--max-chat-eval-bytes", type=int, default=75_000)
     args = ap.parse_args()
 
     synsets = []
@@ -154,6 +166,8 @@ def main():
         "corpus_eval": CappedWriter(os.path.join(args.out, "corpus_eval.txt"), cap(args.max_corpus_eval_bytes)),
         "instruct_train": CappedWriter(os.path.join(args.out, "instruct_train.jsonl"), cap(args.max_instruct_train_bytes)),
         "instruct_eval": CappedWriter(os.path.join(args.out, "instruct_eval.jsonl"), cap(args.max_instruct_eval_bytes)),
+        "chat_train": CappedWriter(os.path.join(args.out, "chat_train.jsonl"), cap(args.max_chat_train_bytes)),
+        "chat_eval": CappedWriter(os.path.join(args.out, "chat_eval.jsonl"), cap(args.max_chat_eval_bytes)),
     }
     threshold = args.eval_percent / 100.0
     for s in synsets:
@@ -161,6 +175,8 @@ def main():
         w["corpus_" + split].write(corpus_line(s))
         for r in instruct_records(s, args.per_synset):
             w["instruct_" + split].write(json.dumps(r, ensure_ascii=False))
+        for r in chat_records(s, args.per_synset):
+            w["chat_" + split].write(json.dumps(r, ensure_ascii=False))
     for name, wr in w.items():
         wr.close()
         print(f"{name}: {wr.lines} lines, {wr.size} bytes", file=sys.stderr)

@@ -21,7 +21,7 @@ packages=(
 # from npm is the tokenizer.json oracle, run on text these packages ship (WordNet aside):
 # MIME names in ~60 languages, GnuPG's translated help, X11's Compose table (symbols, emoji).
 if [ "${PTUNE_SKIP_TESTS_BUILD:-0}" != 1 ]; then
-  packages+=(chromium shared-mime-info gnupg-l10n libx11-data libc6-dev)
+  packages+=(chromium shared-mime-info gnupg-l10n libx11-data libc6-dev python3-jinja2)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 missing=()

@@ -7,7 +7,7 @@ scripts/setup.sh
 # What the tests run besides ptune itself; setup.sh installs all of it. Checked here so that
 # a missing piece is named once instead of failing the tests that need it.
 missing=()
-for mod in torch numpy sentencepiece; do
+for mod in torch numpy sentencepiece jinja2; do
   /usr/bin/python3 -c "import $mod" 2>/dev/null || missing+=("python3 module '$mod'")
 done
 for cmd in jq; do

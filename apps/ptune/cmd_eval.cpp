@@ -40,6 +40,8 @@ void add_eval(CLI::App& app, const GlobalOptions& g) {
                   "then the base (default: the adapter's base_model_name_or_path)");
   cmd->add_option("-d,--data", c.data, "data file ('-' = stdin)");
   add_choice<DataFormat>(cmd, "--format", c.format, "data format (default text)");
+  add_choice<ChatTemplate>(cmd, "--chat-template", c.chat_template,
+                           "chat format: the template family (default auto: the tokenizer's)");
   cmd->add_option("--tokenizer", c.tokenizer,
                   "tokenizer.json or SentencePiece .model (default: the adapter's, else "
                   "the model's: tokenizer.json, else tokenizer.model)");

@@ -50,6 +50,11 @@ void add_generate(CLI::App& app, const GlobalOptions& g) {
       "--tokenizer", o->c.tokenizer,
       "tokenizer.json or SentencePiece .model (default: the adapter's, else the model's: "
       "tokenizer.json, else tokenizer.model)");
+  cmd->add_flag("--chat", o->c.chat,
+                "each prompt is a user message, or a JSON {\"messages\": [...]} line, rendered "
+                "by the chat template; stops at the end of the assistant turn");
+  add_choice<ChatTemplate>(cmd, "--chat-template", o->c.chat_template,
+                           "with --chat: the template family (default auto: the tokenizer's)");
   cmd->add_option("--format", o->format, "text | jsonl (records with text, tokens, stats)")
       ->check(CLI::IsMember({"text", "jsonl"}))
       ->capture_default_str();

@@ -1,7 +1,10 @@
 // ptune tokenizer train|encode|decode: SentencePiece from the command line. train defaults to
 // LLaMA's settings (identity normalization, byte fallback, spaces kept); encode and decode are
 // filters: one line in, one line out (ids separated by spaces).
+#include <chrono>
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "commands.h"
@@ -58,7 +61,8 @@ void add_tokenizer(CLI::App& app, const GlobalOptions& g) {
 
   auto model = std::make_shared<std::string>();
   auto* encode = cmd->add_subcommand("encode", "text lines on stdin -> id lines on stdout");
-  encode->add_option("-m,--model", *model, "SentencePiece .model")->required();
+  encode->add_option("-m,--model", *model, "tokenizer.json, SentencePiece .model or model dir")
+      ->required();
   encode->callback([model, &g] {
     start(g);
     Tokenizer tok = Tokenizer::load(*model);
@@ -69,8 +73,50 @@ void add_tokenizer(CLI::App& app, const GlobalOptions& g) {
     }
   });
 
+  struct BenchOpts {
+    std::string model, input;
+    int64_t repeats = 3;
+  };
+  auto b = std::make_shared<BenchOpts>();
+  auto* bench = cmd->add_subcommand(
+      "bench", "encode throughput, one thread: each line of a file in turn (JSON on stdout)");
+  bench->add_option("-m,--model", b->model, "tokenizer.json, SentencePiece .model or model dir")
+      ->required();
+  bench->add_option("-i,--input", b->input, "text file, encoded line by line (newlines kept)")
+      ->required();
+  bench->add_option("--repeats", b->repeats, "passes over the file; the fastest is reported")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  bench->callback([b, &g] {
+    start(g);
+    Tokenizer tok = Tokenizer::load(b->model);
+    std::ifstream in(b->input, std::ios::binary);
+    if (!in) usage_error("tokenizer bench: cannot read '{}'", b->input);
+    std::vector<std::string> lines;
+    int64_t bytes = 0;
+    for (std::string line; std::getline(in, line);) {
+      line += "\n";
+      bytes += static_cast<int64_t>(line.size());
+      lines.push_back(std::move(line));
+    }
+    double best = 0;
+    int64_t tokens = 0;
+    for (int64_t r = 0; r < b->repeats; ++r) {
+      tokens = 0;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (const auto& line : lines) tokens += static_cast<int64_t>(tok.encode(line).size());
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (r == 0 || s < best) best = s;
+    }
+    nlohmann::json j = {{"tokenizer", tok.path()},       {"engine", "ptune"}, {"bytes", bytes},
+                        {"lines", lines.size()},         {"tokens", tokens},  {"seconds", best},
+                        {"mb_per_s", bytes / 1e6 / best}};
+    std::cout << j.dump() << "\n";
+  });
+
   auto* decode = cmd->add_subcommand("decode", "id lines on stdin -> text lines on stdout");
-  decode->add_option("-m,--model", *model, "SentencePiece .model")->required();
+  decode->add_option("-m,--model", *model, "tokenizer.json, SentencePiece .model or model dir")
+      ->required();
   decode->callback([model, &g] {
     start(g);
     Tokenizer tok = Tokenizer::load(*model);

@@ -192,4 +192,28 @@ TEST(Train, TokenizerJsonRunExportsTheTokenizerFiles) {
                           "/eval.txt --seq-len 32");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NEAR(nlohmann::json::parse(r.out)["loss"].get<double>(), s.eval_loss, 1e-5);
+
+  // Chat: eval scores the assistant turns; generate renders the template's generation prompt
+  // and stops at <|im_end|> or the token limit.
+  const std::string chat = t / "chat.jsonl";
+  write_text(chat, R"({"messages": [{"role": "user", "content": "What does lamp mean?"},)"
+                   R"( {"role": "assistant", "content": "A source of light."}]})"
+                   "\n");
+  r = run_ptune("--quiet eval --model " + out + "/final --data " + chat + " --format chat");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto e = nlohmann::json::parse(r.out);
+  EXPECT_EQ(e["tokens"], 5 + 1) << "'A source of light.' (5 tokens) and <|im_end|>";
+  r = run_ptune(
+      "--quiet generate --model " + out +
+          "/final --chat --format jsonl "
+          "--max-new-tokens 5",
+      "What does lamp mean?\n{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto first = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  EXPECT_LE(first["new_tokens"].get<int64_t>(), 5);
+  r = run_ptune("--quiet generate --model " + out + "/final --chat --prompt '{\"x\": 1}'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("field 'messages' (OpenAI) or 'conversations' (ShareGPT) missing"),
+            std::string::npos)
+      << r.err;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ptune/config/chat_format.h"
 #include "ptune/config/model_config.h"
 #include "ptune/core/choice.h"
 #include "ptune/core/dtype.h"
@@ -26,10 +27,11 @@ constexpr const auto& choices(Packing) {
   return kPackingNames;
 }
 
-enum class DataFormat { kText, kInstruct, kTokens };
+enum class DataFormat { kText, kInstruct, kTokens, kChat };
 inline constexpr Choice<DataFormat> kDataFormatNames[] = {{DataFormat::kText, "text"},
                                                           {DataFormat::kInstruct, "instruct"},
-                                                          {DataFormat::kTokens, "tokens"}};
+                                                          {DataFormat::kTokens, "tokens"},
+                                                          {DataFormat::kChat, "chat"}};
 constexpr const auto& choices(DataFormat) {
   return kDataFormatNames;
 }
@@ -78,6 +80,7 @@ struct DataSource {
   std::string prompt_field = "prompt";
   std::string response_field = "response";
   std::string template_ = "{prompt}\n";  // YAML key: template
+  ChatOptions chat;  // chat only: data.chat_template / data.train_on, copied in by the loader
 };
 
 struct DataConfig {
@@ -87,6 +90,7 @@ struct DataConfig {
   bool add_bos = true;                    // BOS at the start of each document/example
   Packing packing = Packing::kDocuments;  // text format only
   bool shuffle = true;
+  ChatOptions chat;  // chat format: chat_template (auto | chatml | ...) and train_on
 };
 
 struct LoraConfig {

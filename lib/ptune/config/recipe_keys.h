@@ -62,6 +62,8 @@ void visit_recipe(V& v, R& r) {
     v.section("eval", [&] { visit_data_source(v, r.data.eval); });
     v.field("seq_len", r.data.seq_len);
     v.field("add_bos", r.data.add_bos);
+    v.field("chat_template", r.data.chat.chat_template);
+    v.field("train_on", r.data.chat.train_on);
     v.field("packing", r.data.packing);
     v.field("shuffle", r.data.shuffle);
   });

@@ -161,6 +161,7 @@ Recipe load_recipe_text(const std::string& yaml, const std::string& source,
   if (!problems.empty()) throw Error(ErrorKind::Usage, problems.report());
   // --dry-run, the run's recipe.yaml and logs show what auto resolved to.
   if (r.precision.dtype_was_auto) r.precision.dtype = auto_compute_dtype(r.train.device);
+  r.data.train.chat = r.data.eval.chat = r.data.chat;  // what the chat format reads
   r.source = source;
   return r;
 }

@@ -1,4 +1,4 @@
-// Dataset loading for the text, instruct and tokens formats (see dataset.h for the exact
+// Dataset loading for the text, instruct, tokens and chat formats (see dataset.h for the exact
 // input/target layout of each). JSONL is parsed with nlohmann-json, one object per line;
 // every problem is a usage error naming "<key>: <file>:<line>".
 #include "ptune/data/dataset.h"
@@ -13,6 +13,7 @@
 #include "ptune/config/size_limits.h"
 #include "ptune/core/error.h"
 #include "ptune/core/log.h"
+#include "ptune/data/chat_data.h"
 #include "ptune/data/tokenizer.h"
 
 namespace ptune {
@@ -263,6 +264,47 @@ std::vector<Example> load_tokens(const DataSource& src, int64_t seq_len, const s
   return out;
 }
 
+std::vector<Example> load_chat(const DataSource& src, const Tokenizer& tok, int64_t seq_len,
+                               const std::string& key) {
+  const ChatSetup s = chat_setup(tok, src.chat.chat_template, key);
+  LineReader r(src.path, key);
+  std::vector<Example> out;
+  std::vector<ChatMessage> messages;
+  std::string line;
+  while (r.next(line)) {
+    if (is_blank(line)) continue;
+    json j = parse_object(line, r);
+    if (auto err = chat_messages(j, &messages); !err.empty()) r.fail("{}", err);
+    ChatIds c;
+    try {
+      c = tokenize_chat(tok, s, messages, /*add_generation_prompt=*/false);
+    } catch (const Error& e) {
+      r.fail("{}", e.what());
+    }
+    const int32_t last = c.turn.empty() ? -1 : *std::max_element(c.turn.begin(), c.turn.end());
+    auto trained = [&](size_t i) {
+      switch (src.chat.train_on) {
+        case TrainOn::kAll:
+          return true;
+        case TrainOn::kLast:
+          return c.turn[i] >= 0 && c.turn[i] == last;
+        case TrainOn::kAssistant:
+          break;
+      }
+      return c.turn[i] >= 0;
+    };
+    const size_t n = std::min(c.ids.size(), static_cast<size_t>(seq_len) + 1);
+    if (n < 2) continue;
+    Example e;
+    e.input_ids.assign(c.ids.begin(), c.ids.begin() + static_cast<std::ptrdiff_t>(n - 1));
+    e.targets.resize(n - 1);
+    for (size_t t = 0; t + 1 < n; ++t)  // target t is token t+1
+      e.targets[t] = trained(t + 1) ? c.ids[t + 1] : static_cast<int32_t>(kIgnoreIndex);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace
 
 Dataset Dataset::load(const DataSource& src, const Tokenizer* tok, int64_t seq_len, bool add_bos,
@@ -286,6 +328,9 @@ Dataset Dataset::load(const DataSource& src, const Tokenizer* tok, int64_t seq_l
       break;
     case DataFormat::kTokens:
       ex = load_tokens(src, seq_len, key);
+      break;
+    case DataFormat::kChat:
+      ex = load_chat(src, *tok, seq_len, key);
       break;
   }
 

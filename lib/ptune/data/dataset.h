@@ -20,7 +20,13 @@
 //                            same length as input_ids, -100 = ignore, shifted here)
 //               "loss_mask": targets[t] = s[t+1] if loss_mask[t+1] else -100 (1 = token
 //                            t+1 is a prediction target; loss_mask[0] is unused)
-// instruct/tokens examples without any target are dropped (with a warning).
+//  chat     - JSONL {"messages": [{"role", "content"}]} (OpenAI) or {"conversations":
+//             [{"from", "value"}]} (ShareGPT), rendered by data.chat_template (auto: the
+//             tokenizer's own template, recognised) and tokenized turn by turn (chat_data.h);
+//             no BOS beyond what the template writes. Targets by data.train_on: every
+//             assistant turn (content and end-of-turn token), every token, or the last
+//             assistant turn. Truncated to seq_len+1 tokens.
+// instruct/tokens/chat examples without any target are dropped (with a warning).
 #pragma once
 
 #include <torch/types.h>

@@ -134,6 +134,8 @@ Tokenizer Tokenizer::load(const std::string& path_in) {
     t.bos_ = t.sp_->bos_id();
     t.eos_ = t.sp_->eos_id();
     t.pad_ = t.sp_->pad_id() >= 0 ? t.sp_->pad_id() : t.eos_;
+    t.bos_token_ = cfg.bos_token.value_or(t.bos_ >= 0 ? "<s>" : "");  // LLaMA's pieces
+    t.eos_token_ = cfg.eos_token.value_or(t.eos_ >= 0 ? "</s>" : "");
     add_stops();
     return t;
   }
@@ -159,6 +161,8 @@ Tokenizer Tokenizer::load(const std::string& path_in) {
     t.eos_ = static_cast<int32_t>(cfg.generation_eos.front());
   if (t.eos_ < 0 && !hf.template_suffix().empty()) t.eos_ = hf.template_suffix().back();
   t.pad_ = cfg.pad_token ? id_of(cfg.pad_token, "pad_token") : t.eos_;
+  t.bos_token_ = cfg.bos_token.value_or(t.bos_ >= 0 ? hf.id_to_token(t.bos_) : "");
+  t.eos_token_ = cfg.eos_token.value_or(t.eos_ >= 0 ? hf.id_to_token(t.eos_) : "");
   add_stops();
   return t;
 }

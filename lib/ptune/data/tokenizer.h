@@ -41,7 +41,10 @@ class Tokenizer {
   int32_t pad_id() const;  // the pad token, else eos_id (no pad piece)
   // Ids generation stops at: eos_id and every eos id of generation_config.json.
   std::vector<int64_t> stop_ids() const;
-  std::optional<int32_t> token_id(const std::string& token) const;     // added/special tokens too
+  std::optional<int32_t> token_id(const std::string& token) const;  // added/special tokens too
+  // The BOS and EOS strings chat templates write ("<s>", "<|begin_of_text|>"); "" = none.
+  const std::string& bos_token() const { return bos_token_; }
+  const std::string& eos_token() const { return eos_token_; }
   const std::string& chat_template() const { return chat_template_; }  // "" = none
   // Files that make up this tokenizer (tokenizer.model; or tokenizer.json and the configs
   // read beside it), as (source path, file name) to copy beside an exported model.
@@ -53,7 +56,7 @@ class Tokenizer {
   Tokenizer() = default;
   std::unique_ptr<spm::Model> sp_;
   std::unique_ptr<HfTokenizer> hf_;
-  std::string path_, chat_template_;
+  std::string path_, chat_template_, bos_token_, eos_token_;
   int32_t bos_ = -1, eos_ = -1, pad_ = -1;
   std::vector<int64_t> stop_;
   std::vector<std::pair<std::string, std::string>> files_;

@@ -28,6 +28,7 @@ Target resolve(const EvalCommand& c) {
   Target t{c.model, c.adapter, {}, c.seq_len, true, Packing::kDocuments};
   t.data.path = c.data;
   t.data.format = c.format;
+  t.data.chat.chat_template = c.chat_template;
   if (!c.config.empty()) {
     const Recipe r = load_recipe(c.config, c.overrides);
     if (r.data.eval.path.empty() && c.data.empty())

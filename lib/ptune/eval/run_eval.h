@@ -18,9 +18,10 @@ struct EvalCommand {
   std::string model, adapter, tokenizer;  // checkpoint dir, adapter dir, tokenizer file
   std::string data;                       // data file ("-" = stdin)
   DataFormat format = DataFormat::kText;
-  std::string config;                  // recipe file, or ""
-  std::vector<std::string> overrides;  // --set for the recipe
-  int64_t seq_len = 0;                 // 0 = the recipe's, else max_position_embeddings
+  ChatTemplate chat_template = ChatTemplate::kAuto;  // --format chat: scores assistant turns
+  std::string config;                                // recipe file, or ""
+  std::vector<std::string> overrides;                // --set for the recipe
+  int64_t seq_len = 0;  // 0 = the recipe's, else max_position_embeddings
   int64_t batch_size = 8;
   // Called for each example in order when set (--per-example); the heads are then skipped.
   std::function<void(int64_t index, const EvalResult&)> per_example;

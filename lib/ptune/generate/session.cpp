@@ -40,13 +40,29 @@ GenerateSession::GenerateSession(GenerateCommand c)
                name_of(heads_->style()));
   }
   c_.gen.stop_ids = m_.tok.stop_ids();
+  if (c_.chat) {
+    chat_ = chat_setup(m_.tok, c_.chat_template, "generate --chat");
+    c_.gen.stop_ids = chat_->stop_ids;
+  }
 }
 
 Completion GenerateSession::complete(const std::string& prompt) {
   torch::NoGradGuard no_grad;
   std::vector<int64_t> ids;
-  if (m_.tok.bos_id() >= 0) ids.push_back(m_.tok.bos_id());
-  for (int32_t t : m_.tok.encode(prompt)) ids.push_back(t);
+  if (chat_) {
+    std::vector<ChatMessage> messages{{"user", prompt}};
+    if (!prompt.empty() && prompt.front() == '{') {  // a JSONL record of a conversation
+      auto j = nlohmann::json::parse(prompt, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.is_object())
+        usage_error("generate --chat: prompt {} is not a JSON object", prompts_ + 1);
+      if (auto err = chat_messages(j, &messages); !err.empty())
+        usage_error("generate --chat: prompt {}: {}", prompts_ + 1, err);
+    }
+    for (int32_t t : tokenize_chat(m_.tok, *chat_, messages, true).ids) ids.push_back(t);
+  } else {
+    if (m_.tok.bos_id() >= 0) ids.push_back(m_.tok.bos_id());
+    for (int32_t t : m_.tok.encode(prompt)) ids.push_back(t);
+  }
   Transformer& model = m_.pm.model;
   Completion out;
   out.result =

@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "ptune/data/chat_data.h"
 #include "ptune/generate/generator.h"
 #include "ptune/load/load_model.h"
 
@@ -15,7 +17,11 @@ namespace ptune {
 struct GenerateCommand {
   std::string model, adapter, tokenizer;  // as load_model
   bool speculative = false;               // draft with the model's MTP heads
-  GenerateOptions gen;                    // stop_ids are set from the tokenizer
+  // --chat: each prompt is a user message (or a JSON {"messages": [...]} record) rendered by
+  // the chat template with its generation prompt; generation stops at the end of the turn.
+  bool chat = false;
+  ChatTemplate chat_template = ChatTemplate::kAuto;
+  GenerateOptions gen;  // stop_ids are set from the tokenizer
 };
 
 struct Completion {
@@ -27,7 +33,7 @@ class GenerateSession {
  public:
   // Loads the model; usage errors for bad options and for speculative without MTP heads.
   explicit GenerateSession(GenerateCommand c);
-  // BOS + the prompt's tokens, then generation.
+  // BOS + the prompt's tokens (or the rendered conversation, with --chat), then generation.
   Completion complete(const std::string& prompt);
   bool speculative() const { return heads_ != nullptr; }
   int64_t prompts() const { return prompts_; }
@@ -38,6 +44,7 @@ class GenerateSession {
   GenerateCommand c_;
   LoadedModel m_;
   MtpHeads heads_;
+  std::optional<ChatSetup> chat_;
   GenerateStats total_;
   int64_t prompts_ = 0;
 };

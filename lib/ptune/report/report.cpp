@@ -265,6 +265,13 @@ function drawCharts() {
     canvas.id = "chart-" + spec.id;
     box.appendChild(canvas);
     grid.appendChild(box);
+    // A log axis fitted to the data: Chart.js would otherwise start it at a power of ten.
+    const ys = data.flatMap((d) => d.data.map((p) => p.y)).filter((y) => y > 0);
+    const y = {type: spec.log ? "logarithmic" : "linear"};
+    if (spec.log && ys.length) {
+      y.min = Math.min(...ys) / 1.05;
+      y.max = Math.max(...ys) * 1.05;
+    }
     charts.push(new Chart(canvas, {
       type: "line",
       data: {datasets: data},
@@ -272,7 +279,7 @@ function drawCharts() {
         animation: false, responsive: true, maintainAspectRatio: false,
         interaction: {mode: "nearest", intersect: false},
         scales: {x: {type: "linear", title: {display: true, text: xkey}},
-                 y: {type: spec.log ? "logarithmic" : "linear"}},
+                 y},
         plugins: {title: {display: true, text: spec.title},
                   legend: {labels: {filter: (item) => !item.text.endsWith(" (raw)")}}},
       },
