@@ -379,6 +379,10 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     }
     if (mtp)
       for (const auto& [key, value] : mtp->step_metrics()) rec[key] = value;
+    // tokens/s measures training alone: the window closes before this step's eval, report and
+    // checkpoint, and the next one opens after them.
+    const double window_s = seconds_since(window_start);
+    bool window_closed = false;
     if (eval_now) {
       const EvalResult e = eval_into(rec);
       summary.eval_loss = e.loss;
@@ -386,7 +390,6 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
                  e.loss, e.perplexity, e.accuracy);
     }
     if (log_now || eval_now) {
-      const double window_s = seconds_since(window_start);
       const double tps = window_tokens / std::max(1e-9, window_s);
       const double per_step = seconds_since(run_start) / (state.step - first_step);
       rec["tokens_per_s"] = tps;
@@ -398,7 +401,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
         PTUNE_INFO("step {}/{} | loss {:.4f} | lr {:.2e} | grad {:.3f} | {:.0f} tok/s | eta {}",
                    state.step, total, loss_sum, lr, grad_norm, tps,
                    format_duration(per_step * (last - state.step)));
-      window_start = Clock::now();
+      window_closed = true;
       window_tokens = 0;
       if (log_now) last_line = Clock::now();
     } else if (seconds_since(last_line) >= kProgressEveryS) {
@@ -413,10 +416,13 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     const bool save_now = (r.train.save_every > 0 && state.step % r.train.save_every == 0) ||
                           (state.step == last && last < total);
     if (save_now) {
+      const auto t0 = Clock::now();
       save_checkpoint(fmt::format("{}/checkpoint-{}", out, state.step));
       prune_checkpoints(out, r.train.keep_last);
       PTUNE_INFO("saved {}/checkpoint-{}", out, state.step);
+      if (!window_closed) window_start += Clock::now() - t0;  // an open window skips the save
     }
+    if (window_closed) window_start = Clock::now();
   }
   summary.step = state.step;
   if (state.step < total) {
