@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "ptune/core/text.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/weights.h"
 #include "ptune/model/pretrained.h"
@@ -43,8 +44,7 @@ struct PeftRun {
     {
       torch::NoGradGuard g;  // biases (Qwen2's q/k/v) start at zero: make them matter
       for (auto& p : base->named_parameters())
-        if (p.key().size() > 5 && p.key().compare(p.key().size() - 5, 5, ".bias") == 0)
-          p.value().normal_(0.0, 0.5);
+        if (ends_with(p.key(), ".bias")) p.value().normal_(0.0, 0.5);
     }
     save_checkpoint_dir(dir / "base", c, model_state(*base));
     method = make_method(mc, c);

@@ -9,6 +9,7 @@
 
 #include "ptune/config/recipe_loader.h"
 #include "ptune/core/error.h"
+#include "ptune/core/text.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/train/trainer.h"
 #include "tiny_run.h"
@@ -105,8 +106,7 @@ TEST(PeftTrain, Qwen2BiasesTrainFullAndStayFrozenUnderLora) {
   auto merged = CheckpointWeights::open(out + "/merged");
   ASSERT_EQ(w.keys(), merged.keys());
   for (const auto& k : w.keys()) {
-    const bool bias = k.size() > 5 && k.compare(k.size() - 5, 5, ".bias") == 0;
-    if (bias) EXPECT_TRUE(torch::equal(w.get(k), merged.get(k))) << k;
+    if (ends_with(k, ".bias")) EXPECT_TRUE(torch::equal(w.get(k), merged.get(k))) << k;
   }
   EXPECT_FALSE(torch::equal(w.get("model.layers.0.self_attn.k_proj.weight"),
                             merged.get("model.layers.0.self_attn.k_proj.weight")));
