@@ -4,7 +4,7 @@
 A file in one layer may include headers of its own folder and of lower layers only:
 
   core  <-  config  <-  io, data  <-  ops  <-  model  <-  peft, mtp  <-  load  <-  precision,
-  eval, generate, report  <-  train  <-  apps
+  eval, generate, report, dist  <-  train  <-  apps
 
 Folders on one line of the same layer do not include each other. Prints each offending
 include as FILE:LINE and exits 1; exits 0 when there is none.
@@ -21,7 +21,7 @@ LAYERS = [
     ["model"],
     ["peft", "mtp"],
     ["load"],
-    ["precision", "eval", "generate", "report"],
+    ["precision", "eval", "generate", "report", "dist"],
     ["train"],
     ["apps"],
 ]

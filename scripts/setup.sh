@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-openmp          # LibTorch; OpenBLAS, else GEMMs run ~30x slower
+  libgloo-dev                               # c10d's Gloo headers (data-parallel training)
   libcli11-dev libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
   libsentencepiece-dev libgtest-dev
   libpcre2-dev libicu-dev                   # tokenizer.json: Unicode regexes, NFC/NFKC

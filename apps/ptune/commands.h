@@ -40,6 +40,13 @@ CLI::Option* add_choice(CLI::App* cmd, const std::string& flag, Out& out, const 
 struct GlobalOptions {
   std::string log_level = "info";
   bool quiet = false;
+  std::vector<std::string> argv;  // the command line as given (train --nproc runs it again)
+};
+
+// Thrown to end the process with `code`, its reason already reported (train --nproc: the first
+// failing worker's exit code).
+struct ExitCode {
+  int code;
 };
 
 // Sets up logging from the global flags; every command calls it first.

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions g;
+  g.argv.assign(argv, argv + argc);
   app.add_option("--log-level", g.log_level, "trace|debug|info|warn|error|off (logs go to stderr)")
       ->capture_default_str();
   app.add_flag("-q,--quiet", g.quiet, "only warnings and errors on stderr");
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  } catch (const ExitCode& e) {
+    return e.code;
   } catch (const ptune::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return e.exit_code();

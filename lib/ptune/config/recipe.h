@@ -168,6 +168,23 @@ struct ScheduleConfig {
   double min_lr_ratio = 0.1;
 };
 
+// The c10d backend of a run with more than one process; kAuto: NCCL for CUDA devices when the
+// LibTorch has it, else Gloo.
+enum class DistBackend { kAuto, kGloo, kNccl };
+inline constexpr Choice<DistBackend> kDistBackendNames[] = {
+    {DistBackend::kAuto, "auto"}, {DistBackend::kGloo, "gloo"}, {DistBackend::kNccl, "nccl"}};
+constexpr const auto& choices(DistBackend) {
+  return kDistBackendNames;
+}
+
+// train.distributed: used when the process is one of several (torchrun's environment or
+// ptune train --nproc); a one-process run ignores it.
+struct DistributedConfig {
+  DistBackend backend = DistBackend::kAuto;
+  double timeout_s = 300;  // longest wait for a peer: rendezvous, each collective
+  double bucket_mb = 25;   // gradient all-reduce bucket size (fp32 MiB), as DDP's bucket_cap_mb
+};
+
 struct TrainConfig {
   int64_t steps = 200;
   int64_t batch_size = 8;
@@ -183,6 +200,7 @@ struct TrainConfig {
   int64_t loss_chunk = 1024;   // positions per chunk of the LM loss's logits; 0 = all at once
   int64_t activation_checkpointing = 0;  // recompute every Nth block in the backward; 0 = off
   bool report = true;                    // write output.dir/report.html at each eval and at the end
+  DistributedConfig distributed;
 };
 
 struct OutputConfig {

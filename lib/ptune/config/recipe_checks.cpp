@@ -155,6 +155,8 @@ void check_training(Checker& c, const Recipe& r) {
   c.at_least<int64_t>("train.loss_chunk", t.loss_chunk, 0);
   c.at_least<int64_t>("train.activation_checkpointing", t.activation_checkpointing, 0);
   c.one_of("train.device", t.device, {"cpu", "cuda", "auto"});
+  c.in_range("train.distributed.timeout_s", t.distributed.timeout_s, 0, 86400, true, true);
+  c.in_range("train.distributed.bucket_mb", t.distributed.bucket_mb, 0, 4096, true, true);
 
   c.required("output.dir", r.output.dir, "the run's output directory");
 }

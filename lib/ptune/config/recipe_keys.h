@@ -143,6 +143,11 @@ void visit_recipe(V& v, R& r) {
     v.field("loss_chunk", t.loss_chunk);
     v.every_field("activation_checkpointing", t.activation_checkpointing);
     v.field("report", t.report);
+    v.section("distributed", [&] {
+      v.field("backend", t.distributed.backend);
+      v.field("timeout_s", t.distributed.timeout_s);
+      v.field("bucket_mb", t.distributed.bucket_mb);
+    });
   });
   v.section("output", [&] {
     v.field("dir", r.output.dir);

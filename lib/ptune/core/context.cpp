@@ -6,6 +6,7 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "ptune/core/error.h"
@@ -31,7 +32,13 @@ void RunContext::set_rng_state(const torch::Tensor& state) {
 }
 
 int apply_threads(int requested) {
-  int n = requested > 0 ? requested : static_cast<int>(std::thread::hardware_concurrency());
+  int n = requested;
+  if (n <= 0) {  // all cores, shared among the workers of this machine (torchrun's env)
+    n = static_cast<int>(std::thread::hardware_concurrency());
+    const char* local = std::getenv("LOCAL_WORLD_SIZE");
+    const int workers = local ? std::atoi(local) : 1;
+    if (workers > 1) n /= workers;
+  }
   if (n <= 0) n = 1;
   at::set_num_threads(n);
   return n;

@@ -25,7 +25,8 @@ struct RunContext {
   void set_rng_state(const torch::Tensor& state);
 };
 
-// Resolves `requested` (0 = all cores) and applies it to LibTorch's intra-op pool.
+// Resolves `requested` (0 = all cores, shared evenly among LOCAL_WORLD_SIZE workers when
+// torchrun or --nproc set it) and applies it to LibTorch's intra-op pool.
 int apply_threads(int requested);
 
 // Picks "cpu" | "cuda" | "auto" (cuda when available).

@@ -48,4 +48,12 @@ void setup_logging(const std::string& level, bool quiet) {
   set_progress_enabled(lvl <= spdlog::level::info);
 }
 
+void set_log_rank(int rank, int world_size) {
+  if (world_size <= 1) return;
+  spdlog::default_logger()->set_pattern(fmt::format("[%H:%M:%S] [rank {}] [%^%l%$] %v", rank));
+  if (rank == 0) return;
+  if (spdlog::get_level() == spdlog::level::info) spdlog::set_level(spdlog::level::warn);
+  set_progress_enabled(false);
+}
+
 }  // namespace ptune

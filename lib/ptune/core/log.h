@@ -12,6 +12,10 @@ namespace ptune {
 // trace, debug, info, warn, error, off; quiet forces warn.
 void setup_logging(const std::string& level, bool quiet);
 
+// One process of `world_size` (a distributed run): lines say "[rank N]"; ranks other than 0
+// log warnings and errors only (unless the level is debug or trace) and show no progress line.
+void set_log_rank(int rank, int world_size);
+
 }  // namespace ptune
 
 #define PTUNE_INFO(...) ::spdlog::info(__VA_ARGS__)

@@ -35,6 +35,7 @@ Batch collate(const std::vector<const Example*>& examples, int64_t pad_id) {
       b.n_targets += e.targets[t] != kIgnoreIndex;
     }
     b.n_tokens += static_cast<int64_t>(e.input_ids.size());
+    b.row_tokens.push_back(static_cast<int64_t>(e.input_ids.size()));
     if (!packed) continue;
     PTUNE_CHECK(e.positions.empty() || e.positions.size() == e.input_ids.size(),
                 "example has {} inputs but {} positions", e.input_ids.size(), e.positions.size());
@@ -43,6 +44,23 @@ Batch collate(const std::vector<const Example*>& examples, int64_t pad_id) {
       pos[i][t] = e.positions.empty() ? static_cast<int64_t>(t) : e.positions[t];
   }
   return b;
+}
+
+std::pair<int64_t, int64_t> shard_rows(int64_t rows, int rank, int world) {
+  return {rows * rank / world, rows * (rank + 1) / world};
+}
+
+Batch batch_rows(const Batch& b, int64_t begin, int64_t end) {
+  PTUNE_CHECK(0 <= begin && begin < end && end <= b.input_ids.size(0),
+              "rows [{}, {}) of a batch of {}", begin, end, b.input_ids.size(0));
+  Batch out;
+  out.input_ids = b.input_ids.slice(0, begin, end);
+  out.targets = b.targets.slice(0, begin, end);
+  if (b.positions.defined()) out.positions = b.positions.slice(0, begin, end);
+  out.n_targets = out.targets.ne(kIgnoreIndex).sum().item<int64_t>();
+  out.row_tokens.assign(b.row_tokens.begin() + begin, b.row_tokens.begin() + end);
+  for (int64_t n : out.row_tokens) out.n_tokens += n;
+  return out;
 }
 
 void for_each_batch_in_order(const Dataset& data, int64_t batch_size, int64_t pad_id,

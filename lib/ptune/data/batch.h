@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 namespace ptune {
@@ -32,10 +33,18 @@ struct Batch {
                             // a document of its own), else undefined (ForwardArgs::positions)
   int64_t n_targets = 0;    // number of targets != kIgnoreIndex
   int64_t n_tokens = 0;     // number of non-padding input tokens
+  std::vector<int64_t> row_tokens;  // non-padding input tokens of each row
 };
 
 // Stacks examples into a right-padded batch (T = longest example).
 Batch collate(const std::vector<const Example*>& examples, int64_t pad_id);
+
+// Rank `rank` of `world`'s share of a batch of `rows` rows: rows [first, second), as even as
+// they come (the first ranks get no more than one row more than the last).
+std::pair<int64_t, int64_t> shard_rows(int64_t rows, int rank, int world);
+
+// Rows [begin, end) of `b` with their own counts: one rank's part of a global batch.
+Batch batch_rows(const Batch& b, int64_t begin, int64_t end);
 
 // Calls f on the dataset in order, in batches of batch_size (the last may be smaller), the
 // first max_batches only when > 0; one batch exists at a time. For evaluation.

@@ -35,7 +35,10 @@ EvalResult evaluate_logits(const LogitsFn& logits_fn, const Dataset& data, int64
   ProgressLine progress("eval batch",
                         o.max_batches > 0 ? std::min(batches, o.max_batches) : batches);
   int64_t batch = 0;
-  for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& b) {
+  for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& global) {
+    const auto [lo, hi] = shard_rows(global.input_ids.size(0), o.rank, o.world);
+    if (lo == hi) return;
+    Batch b = o.world > 1 ? batch_rows(global, lo, hi) : std::move(global);
     torch::Tensor logits = logits_fn(b.input_ids, b.positions);  // (B, T, V) fp32
     const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
     torch::Tensor targets = b.targets.to(logits.device());  // (B, T)
@@ -63,6 +66,15 @@ EvalResult evaluate_logits(const LogitsFn& logits_fn, const Dataset& data, int64
     progress.update(++batch,
                     fmt::format("loss {:.4f}", tokens_total > 0 ? nll_total / tokens_total : 0.0));
   });
+  if (o.reduce) {
+    std::vector<double> totals{nll_total, static_cast<double>(correct_total),
+                               static_cast<double>(tokens_total), static_cast<double>(examples)};
+    o.reduce(totals);
+    nll_total = totals[0];
+    correct_total = static_cast<int64_t>(totals[1]);
+    tokens_total = static_cast<int64_t>(totals[2]);
+    examples = static_cast<int64_t>(totals[3]);
+  }
   return finish(nll_total, correct_total, tokens_total, examples);
 }
 

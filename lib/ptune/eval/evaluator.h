@@ -24,6 +24,11 @@ struct EvalOptions {
   int64_t max_batches = 0;  // 0 = all
   // Called once per example, in dataset order, when set (ptune eval --per-example).
   std::function<void(int64_t index, const EvalResult&)> per_example;
+  // A distributed run: this rank scores its rows of each batch (shard_rows), and `reduce` sums
+  // the totals over the ranks, so every rank returns the metrics of the whole set.
+  int rank = 0;
+  int world = 1;
+  std::function<void(std::vector<double>&)> reduce;
 };
 
 // How to get logits (B, T, V) fp32 for a batch's input ids (B, T) and packed documents'

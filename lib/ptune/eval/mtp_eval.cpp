@@ -17,7 +17,10 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
   std::vector<double> nll(K, 0.0);
   std::vector<int64_t> hits(K, 0), count(K, 0);
   const torch::Device device = model->head_weight().device();
-  for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& b) {
+  for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& global) {
+    const auto [lo, hi] = shard_rows(global.input_ids.size(0), o.rank, o.world);
+    if (lo == hi) return;
+    Batch b = o.world > 1 ? batch_rows(global, lo, hi) : std::move(global);
     b.input_ids = b.input_ids.to(device);
     b.targets = b.targets.to(device);
     ForwardArgs args;
@@ -35,6 +38,18 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
       prev = h;
     }
   });
+  if (o.reduce) {  // per head: nll, hits, count
+    std::vector<double> totals;
+    for (int64_t k = 0; k < K; ++k)
+      totals.insert(totals.end(),
+                    {nll[k], static_cast<double>(hits[k]), static_cast<double>(count[k])});
+    o.reduce(totals);
+    for (int64_t k = 0; k < K; ++k) {
+      nll[k] = totals[3 * k];
+      hits[k] = static_cast<int64_t>(totals[3 * k + 1]);
+      count[k] = static_cast<int64_t>(totals[3 * k + 2]);
+    }
+  }
   std::vector<HeadEval> out;
   for (int64_t k = 0; k < K; ++k) {
     const double n = static_cast<double>(std::max<int64_t>(1, count[k]));

@@ -88,7 +88,22 @@ double MtpObjective::forward_backward(Transformer& model, const Batch& b, int64_
   return total;
 }
 
-std::vector<std::pair<std::string, double>> MtpObjective::step_metrics() {
+std::vector<std::pair<std::string, double>> MtpObjective::step_metrics(
+    const std::function<void(std::vector<double>&)>& reduce) {
+  if (reduce) {  // lm sum and count, then per head: ce sum, correct, count
+    std::vector<double> t{lm_sum_, static_cast<double>(lm_count_)};
+    for (int64_t k = 0; k < heads_->n_heads(); ++k)
+      t.insert(t.end(),
+               {ce_sum_[k], static_cast<double>(correct_[k]), static_cast<double>(count_[k])});
+    reduce(t);
+    lm_sum_ = t[0];
+    lm_count_ = static_cast<int64_t>(t[1]);
+    for (int64_t k = 0; k < heads_->n_heads(); ++k) {
+      ce_sum_[k] = t[2 + 3 * k];
+      correct_[k] = static_cast<int64_t>(t[3 + 3 * k]);
+      count_[k] = static_cast<int64_t>(t[4 + 3 * k]);
+    }
+  }
   std::vector<std::pair<std::string, double>> out;
   out.emplace_back("lm_loss", lm_count_ > 0 ? lm_sum_ / lm_count_ : 0.0);
   for (int64_t k = 0; k < heads_->n_heads(); ++k) {

@@ -6,6 +6,7 @@
 // a time, then one backward through the (B, T, d) graphs of heads and trunk finishes.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -36,7 +37,9 @@ class MtpObjective {
                           double loss_scale = 1.0);
   // {"lm_loss", "mtp_loss_k", "mtp_acc_k"} over the micro-batches since the last call
   // (loss: mean CE per predicted token of that head); resets the sums.
-  std::vector<std::pair<std::string, double>> step_metrics();
+  // `reduce`, when set, sums the raw totals over the ranks of a distributed run first.
+  std::vector<std::pair<std::string, double>> step_metrics(
+      const std::function<void(std::vector<double>&)>& reduce = {});
   const MtpHeads& heads() const { return heads_; }
   const MtpConfig& config() const { return c_; }
 

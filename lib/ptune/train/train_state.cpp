@@ -46,6 +46,8 @@ void save_train_state(const std::string& path, const TrainState& s, torch::optim
   a.write("extra_len", torch::tensor(static_cast<int64_t>(s.extra.size()), torch::kInt64));
   PTUNE_CHECK(s.rng.defined(), "save_train_state: no RNG state");
   a.write("rng", s.rng);
+  a.write("world_size", torch::tensor(s.world_size, torch::kInt64));
+  if (!s.rank_rng.empty()) a.write("rank_rng", torch::stack(s.rank_rng));
   a.write("libtorch_version", torch::tensor(kTorchVersion, torch::kInt64));
   a.save_to(path);
 }
@@ -85,6 +87,10 @@ TrainState load_train_state(const std::string& path, torch::optim::Optimizer& op
     a.read("extra", extra);
     for (int64_t i = 0; i < n_extra; ++i) s.extra.push_back(extra[i].item<double>());
     a.read("rng", s.rng);
+    torch::Tensor world, ranks;
+    if (a.try_read("world_size", world)) s.world_size = world.item<int64_t>();
+    if (a.try_read("rank_rng", ranks))
+      for (int64_t i = 0; i < ranks.size(0); ++i) s.rank_rng.push_back(ranks[i].clone());
   } catch (const c10::Error& e) {
     runtime_error("resume: cannot read training state '{}': {}", path, e.what_without_backtrace());
   }

@@ -18,7 +18,10 @@ struct TrainState {
   DataPosition data;  // where the train iterator stands
   int64_t tokens_seen = 0;
   std::vector<double> extra;  // precision/scaler state (scale, growth tracker, ...) when used
-  torch::Tensor rng;          // RunContext::rng_state() at the step
+  torch::Tensor rng;          // RunContext::rng_state() at the step (rank 0's)
+  // A distributed run: the number of ranks and each rank's RNG state (rng is rank_rng[0]).
+  int64_t world_size = 1;
+  std::vector<torch::Tensor> rank_rng;
 };
 
 constexpr const char* kTrainStateFile = "training_state.pt";

@@ -20,6 +20,9 @@
 #include "ptune/core/progress.h"
 #include "ptune/core/text.h"
 #include "ptune/data/dataset.h"
+#include "ptune/dist/grad_reducer.h"
+#include "ptune/dist/process_group.h"
+#include "ptune/dist/replicas.h"
 #include "ptune/eval/evaluator.h"
 #include "ptune/eval/mtp_eval.h"
 #include "ptune/io/checkpoint.h"
@@ -89,7 +92,9 @@ struct Run {
   std::optional<Dataset> train_data, eval_data;
 };
 
-Run set_up(const Recipe& r) {
+// `rows`: the sequences of each micro-batch this process holds (its share of the global batch);
+// `local_workers`: processes on this machine, each with its own copy of the model.
+Run set_up(const Recipe& r, int64_t rows, int local_workers) {
   RunContext ctx =
       RunContext::start(static_cast<int>(r.train.threads), r.train.device, r.train.seed);
   // A Hub id (model.path: org/name) is read from the HF cache; the adapter names the id.
@@ -101,10 +106,15 @@ Run set_up(const Recipe& r) {
   ModelSource source = r.model;
   source.path = model_dir;
   run.cfg = resolve_model_config(source, run.tok);
-  check_memory(training_memory(run.cfg, r.method, r.mtp, r.train.batch_size, r.data.seq_len,
-                               r.train.grad_accum, r.precision.dtype, r.train.loss_chunk,
-                               r.train.activation_checkpointing),
-               device, "train",
+  MemoryNeeds needs =
+      training_memory(run.cfg, r.method, r.mtp, rows, r.data.seq_len, r.train.grad_accum,
+                      r.precision.dtype, r.train.loss_chunk, r.train.activation_checkpointing);
+  if (local_workers > 1 && !device.is_cuda())
+    for (double* b : {&needs.weights, &needs.optimizer, &needs.activations, &needs.data})
+      *b *= local_workers;
+  check_memory(needs, device,
+               local_workers > 1 ? fmt::format("train ({} workers on this machine)", local_workers)
+                                 : std::string("train"),
                "lower train.batch_size, data.seq_len or train.grad_accum, recompute activations "
                "(train.activation_checkpointing: true), train fewer parameters (method.type: "
                "lora), or use a smaller model");
@@ -160,7 +170,7 @@ Run set_up(const Recipe& r) {
 }
 
 // --resume: the newest checkpoint's weights, optimizer, data position, RNG and scaler.
-TrainState resume(Run& run, const std::string& out, BatchIterator& batches) {
+TrainState resume(Run& run, const std::string& out, BatchIterator& batches, int rank, int world) {
   auto ckpts = list_checkpoints(out);
   if (ckpts.empty()) usage_error("--resume: no checkpoint-<step> in output.dir '{}'", out);
   const std::string& dir = ckpts.back().second;
@@ -169,7 +179,17 @@ TrainState resume(Run& run, const std::string& out, BatchIterator& batches) {
   load_weights(*run.model, CheckpointWeights::open(dir), false);
   if (run.mtp) load_mtp_weights(dir, *run.mtp->heads());
   TrainState state = load_train_state(dir + "/" + kTrainStateFile, *run.opt);
-  run.ctx.set_rng_state(state.rng);
+  // Each rank's own RNG stream; the data position is global, so another world size continues
+  // the same batches (ranks the checkpoint has no stream for start a new one).
+  if (state.world_size != world)
+    PTUNE_INFO(
+        "resume: {} was saved by {} process{}, this run has {}: the data continues where "
+        "it stopped; RNG streams (dropout) of ranks it has none for start anew",
+        dir, state.world_size, state.world_size > 1 ? "es" : "", world);
+  if (rank < static_cast<int>(state.rank_rng.size()))
+    run.ctx.set_rng_state(state.rank_rng[rank]);
+  else if (rank == 0)
+    run.ctx.set_rng_state(state.rng);
   batches.set_position(state.data);
   if (run.scaler && !state.extra.empty())
     run.scaler->load_state(state.extra, dir);
@@ -213,7 +233,25 @@ std::string export_final(Run& run, const Recipe& r) {
 TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   // ---- setup ------------------------------------------------------------------------------
   const auto setup_start = Clock::now();
-  Run run = set_up(r);
+  // Data parallel over c10d when this process is one of several: every rank reads the same
+  // global batches and trains on its rows of each; rank 0 alone writes files.
+  const LaunchEnv& env = o.launch;
+  const int rank = env.rank, world = env.world_size;
+  std::unique_ptr<DistGroup> group;
+  if (env.distributed()) {
+    if (r.train.batch_size < world)
+      usage_error(
+          "train.batch_size is {} but the run has {} processes: each needs at least one "
+          "sequence of every batch (train.batch_size is the global batch)",
+          r.train.batch_size, world);
+    group = DistGroup::connect(env, r.train.distributed.backend, resolve_device(r.train.device),
+                               r.train.distributed.timeout_s);
+    PTUNE_INFO("distributed: {} processes ({} on this machine), {} through {}:{}", world,
+               env.local_world_size, group->backend_name(), env.master_addr, env.master_port);
+  }
+  const bool writer = rank == 0;
+  const auto [row_lo, row_hi] = shard_rows(r.train.batch_size, rank, world);
+  Run run = set_up(r, (r.train.batch_size + world - 1) / world, env.local_world_size);
   Transformer& model = run.model;
   MtpObjective* mtp = run.mtp.get();
   LossScaler* scaler = run.scaler.get();
@@ -226,12 +264,41 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   if (o.resume_if_exists)
     PTUNE_INFO("{}", resuming ? "a checkpoint exists: resuming" : "no checkpoint yet: starting");
   if (resuming)
-    state = resume(run, out, batches);
+    state = resume(run, out, batches, rank, world);
   else
     check_fresh_output(out);
-  fs::create_directories(out);
-  write_file_atomic(out + "/recipe.yaml", recipe_to_yaml(r));
-  MetricsSink metrics(out + "/metrics.jsonl", resuming ? state.step : 0);
+  std::unique_ptr<GradReducer> reducer;
+  if (group) {
+    // One model on every rank: all tensors compared with rank 0's, the trained ones broadcast.
+    NamedTensors everything;
+    for (const auto& item : model->named_parameters())
+      everything.emplace_back(item.key(), item.value());
+    if (mtp)
+      for (const auto& [name, t] : mtp->heads()->named_tensors())
+        everything.emplace_back("mtp." + name, t);
+    check_replicas(*group, everything);
+    broadcast_from_rank0(*group, run.params);
+    // Ranks draw their own dropout streams (rank 0's is the one-process run's).
+    if (rank > 0 && !(resuming && rank < static_cast<int>(state.rank_rng.size())))
+      torch::manual_seed(r.train.seed ^ (0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(rank)));
+    // MTP heads backpropagate head by head: their buckets go out after the backward.
+    reducer = std::make_unique<GradReducer>(*group, run.tensors, r.train.distributed.bucket_mb,
+                                            /*overlap=*/mtp == nullptr);
+    PTUNE_INFO("distributed: {:.1f} MiB of fp32 gradients per step in {} bucket{}{}",
+               reducer->bytes_per_step() / 1048576.0, reducer->buckets(),
+               reducer->buckets() > 1 ? "s" : "",
+               mtp ? ", reduced after the backward" : ", overlapped with the backward");
+  }
+  auto reduce_sums = [&](const std::string& what) -> std::function<void(std::vector<double>&)> {
+    if (!group) return {};
+    return [&g = *group, what](std::vector<double>& v) { v = g.sum(v, what); };
+  };
+  if (writer) {
+    fs::create_directories(out);
+    write_file_atomic(out + "/recipe.yaml", recipe_to_yaml(r));
+  }
+  std::optional<MetricsSink> metrics;
+  if (writer) metrics.emplace(out + "/metrics.jsonl", resuming ? state.step : 0);
   // run.json: what the report's table shows beside the curves; rewritten when the run ends.
   const std::string started = utc_now();
   auto write_run_info = [&](bool finished) {
@@ -244,17 +311,18 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     j["seq_len"] = r.data.seq_len;
     j["precision"] = name_of(r.precision.dtype);
     j["threads"] = run.ctx.threads;
+    j["processes"] = world;
     j["cpu"] = cpu_info().model;
     j["started"] = started;
     j["finished"] = finished;
     j["peak_rss_mb"] = peak_rss_mb();
     write_file_atomic(out + "/run.json", j.dump(2) + "\n");
   };
-  write_run_info(false);
+  if (writer) write_run_info(false);
   // report.html at each eval and at the end; a report that cannot be written is a warning.
   bool report_failed = false;
   auto write_run_report = [&] {
-    if (!r.train.report || report_failed) return;
+    if (!writer || !r.train.report || report_failed) return;
     try {
       write_report({out}, out + "/report.html");
     } catch (const Error& e) {
@@ -263,10 +331,17 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     }
   };
 
+  // Every rank reaches this (its RNG state is gathered); rank 0 then writes.
   auto save_checkpoint = [&](const std::string& dir) {
     state.data = batches.position();
     state.rng = run.ctx.rng_state();
+    state.world_size = world;
+    if (group) {
+      state.rank_rng = group->all_gather(state.rng, "the RNG gather for " + dir);
+      state.rng = state.rank_rng[0];
+    }
     if (scaler) state.extra = scaler->state();
+    if (!writer) return;
     write_dir_atomic(dir, [&](const std::string& tmp) {
       write_model_files(tmp, run.cfg, run.method->checkpoint_tensors(model), run.tok.files());
       save_train_state(tmp + "/" + kTrainStateFile, state, *run.opt);
@@ -276,8 +351,11 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   EvalOptions eval_options;
   eval_options.batch_size = r.train.batch_size;
   eval_options.max_batches = r.train.eval_batches;
+  eval_options.rank = rank;
+  eval_options.world = world;
   auto eval_into = [&](MetricRecord& rec) {  // eval loss, and per-head MTP loss/accuracy
     model->eval();
+    eval_options.reduce = reduce_sums(fmt::format("the eval reduce at step {}", state.step));
     EvalResult e = evaluate(model, *run.eval_data, pad_id, eval_options);
     rec["eval_loss"] = e.loss;
     rec["eval_perplexity"] = e.perplexity;
@@ -303,7 +381,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
   const auto run_start = Clock::now();
   auto window_start = Clock::now();
   auto last_line = Clock::now();  // the last step line on stderr: one at least every 30 s
-  int64_t window_tokens = 0;
+  int64_t window_tokens = 0, window_steps = 0;
+  double window_reduce_s = 0;  // gradient all-reduce time (exposed) inside the window
   const int64_t first_step = state.step;
   const int64_t tokens_before = state.tokens_seen;
   ProgressLine progress("step", last);  // a terminal's redrawn line; log lines as before
@@ -322,18 +401,20 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     for (auto& p : run.tensors) p.mutable_grad().reset();  // set_to_none: no zero-fill pass
 
     std::vector<Batch> micro;
-    int64_t step_targets = 0, step_tokens = 0;
+    int64_t step_targets = 0, step_tokens = 0;  // of the global batches, over all ranks
     for (int64_t i = 0; i < r.train.grad_accum; ++i) {
-      micro.push_back(batches.next());
+      Batch global = batches.next();
+      step_targets += global.n_targets;
+      step_tokens += global.n_tokens;
+      micro.push_back(group ? batch_rows(global, row_lo, row_hi) : std::move(global));
       micro.back().input_ids = micro.back().input_ids.to(run.ctx.device);
       micro.back().targets = micro.back().targets.to(run.ctx.device);
       if (micro.back().positions.defined())
         micro.back().positions = micro.back().positions.to(run.ctx.device);
-      step_targets += micro.back().n_targets;
-      step_tokens += micro.back().n_tokens;
     }
-    double loss_sum = 0.0;
+    double loss_sum = 0.0;  // this rank's share of the step's loss (all ranks: the loss)
     for (const Batch& b : micro) {
+      if (reducer && &b == &micro.back()) reducer->arm();  // buckets leave during this backward
       if (mtp) {  // LM + MTP loss, backpropagated head by head (mtp/loss.h)
         loss_sum +=
             mtp->forward_backward(model, b, step_targets, scaler ? scaler->loss_scale() : 1.0);
@@ -346,6 +427,11 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
       (scaler ? scaler->scale(loss) : loss).backward();
       loss_sum += loss.item<double>();
     }
+    if (reducer) {  // the global gradient and loss on every rank
+      reducer->finish(step + 1);
+      loss_sum = group->sum({loss_sum}, fmt::format("the loss sum at step {}", step + 1))[0];
+      window_reduce_s += reducer->exposed_s();
+    }
     // fp16 overflows are skipped by the scaler below; otherwise a non-finite loss is fatal.
     if (!std::isfinite(loss_sum) && !scaler)
       runtime_error("step {}: loss is {}; lower optim.lr or check the data", step + 1, loss_sum);
@@ -353,12 +439,13 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     // (fp16: unscale + one inf/NaN check), clip, AdamW step or skip, scaler update.
     const StepOutcome outcome = clip_and_step(*run.opt, run.tensors, r.optim.grad_clip, scaler);
     const double grad_norm = outcome.grad_norm;
-    if (outcome.skipped)
+    if (outcome.skipped && writer)
       PTUNE_WARN("step {}: fp16 gradient overflow at loss scale {}; step skipped, scale now {}",
                  step + 1, scale_used, scaler->loss_scale());
     state.step = step + 1;
     state.tokens_seen += step_tokens;
     window_tokens += step_tokens;
+    ++window_steps;
     summary.train_loss = loss_sum;
     progress.update(state.step, fmt::format("loss {:.4f} | {:.0f} tok/s", loss_sum,
                                             static_cast<double>(state.tokens_seen - tokens_before) /
@@ -378,7 +465,9 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
       rec["skipped_steps"] = scaler->skipped_steps();
     }
     if (mtp)
-      for (const auto& [key, value] : mtp->step_metrics()) rec[key] = value;
+      for (const auto& [key, value] :
+           mtp->step_metrics(reduce_sums(fmt::format("the MTP metrics at step {}", state.step))))
+        rec[key] = value;
     // tokens/s measures training alone: the window closes before this step's eval, report and
     // checkpoint, and the next one opens after them.
     const double window_s = seconds_since(window_start);
@@ -395,7 +484,11 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
       rec["tokens_per_s"] = tps;
       rec["elapsed_s"] = seconds_since(run_start);
       rec["peak_rss_mb"] = peak_rss_mb();
-      metrics.write(rec);
+      if (reducer) {  // the part of a step the gradient all-reduce held it up
+        rec["allreduce_s"] = window_reduce_s / std::max<int64_t>(1, window_steps);
+        rec["allreduce_mb"] = reducer->bytes_per_step() / 1048576.0;
+      }
+      if (metrics) metrics->write(rec);
       if (eval_now) write_run_report();
       if (log_now)
         PTUNE_INFO("step {}/{} | loss {:.4f} | lr {:.2e} | grad {:.3f} | {:.0f} tok/s | eta {}",
@@ -403,6 +496,8 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
                    format_duration(per_step * (last - state.step)));
       window_closed = true;
       window_tokens = 0;
+      window_steps = 0;
+      window_reduce_s = 0;
       if (log_now) last_line = Clock::now();
     } else if (seconds_since(last_line) >= kProgressEveryS) {
       // A slow model with a large log_every would show nothing for minutes: a progress line
@@ -418,19 +513,23 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
     if (save_now) {
       const auto t0 = Clock::now();
       save_checkpoint(fmt::format("{}/checkpoint-{}", out, state.step));
-      prune_checkpoints(out, r.train.keep_last);
-      PTUNE_INFO("saved {}/checkpoint-{}", out, state.step);
+      if (writer) {
+        prune_checkpoints(out, r.train.keep_last);
+        PTUNE_INFO("saved {}/checkpoint-{}", out, state.step);
+      }
       if (!window_closed) window_start += Clock::now() - t0;  // an open window skips the save
     }
     if (window_closed) window_start = Clock::now();
   }
   summary.step = state.step;
+  summary.writer = writer;
   if (state.step < total) {
     PTUNE_INFO("stopped at step {} of {}; continue with --resume", state.step, total);
     return summary;
   }
 
   // ---- export ------------------------------------------------------------------------------
+  if (!writer) return summary;  // rank 0 exports
   summary.final_dir = export_final(run, r);
   write_run_info(true);
   write_run_report();
