@@ -148,8 +148,8 @@ TEST(Distributed, Fp16OverflowSkipsTheSameStepsOnEveryRank) {
   expect_same_losses(t / "one", t / "two", 1e-5);
 }
 
-// torchrun (its --no_python launches the binary) and --nproc give the same processes the same
-// environment: the runs are identical.
+// torchrun (its --no_python launches the binary), on one node or as two nodes, and --nproc give
+// the same processes the same environment: the runs are identical.
 TEST(Distributed, TorchrunAndNprocGiveTheSameRun) {
   TempDir t;
   write_text(t / "a.yaml", dist_recipe(t, "a"));
@@ -167,6 +167,24 @@ TEST(Distributed, TorchrunAndNprocGiveTheSameRun) {
   ASSERT_EQ(b.exit_code, 0) << b.err;
   expect_same_losses(t / "a", t / "b", 0.0);
   EXPECT_EQ(weights_rel_diff(t / "a/final/model.safetensors", t / "b/final/model.safetensors"),
+            0.0);
+
+  // Two "machines" of one process each (--nnodes 2, two torchrun agents on this host): the
+  // same run again.
+  write_text(t / "c.yaml", dist_recipe(t, "c"));
+  const std::string nodes =
+      "/usr/bin/python3 -m torch.distributed.run --no_python --nnodes 2 "
+      "--nproc_per_node 1 --master_addr 127.0.0.1 --master_port " +
+      std::to_string(free_local_port()) + " --redirects 2 --tee 2 ";
+  const std::string worker = std::string(PTUNE_BINARY) + " train --config " + (t / "c.yaml");
+  auto c = run_shell("(" + nodes + "--node_rank 1 --log_dir " + (t / "logs1") + " " + worker +
+                     " > " + (t / "node1.txt") + " 2>&1; echo $? > " + (t / "node1.rc") + ") & " +
+                     nodes + "--node_rank 0 --log_dir " + (t / "logs0") + " " + worker + "; wait");
+  ASSERT_EQ(c.exit_code, 0) << c.err << read_text(t / "node1.txt");
+  EXPECT_EQ(read_text(t / "node1.rc"), "0\n") << read_text(t / "node1.txt");
+  EXPECT_TRUE(contains(c.err, "distributed: 2 processes (1 on this machine)")) << c.err;
+  expect_same_losses(t / "a", t / "c", 0.0);
+  EXPECT_EQ(weights_rel_diff(t / "a/final/model.safetensors", t / "c/final/model.safetensors"),
             0.0);
 }
 
