@@ -547,6 +547,13 @@ TEST_F(DataTest, ErrorMessagesNameFileAndLine) {
   write_text(f, "[1, 2]\n");
   EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
             "data.train: " + f + ":1: expected a JSON object, got array");
+  // Found by fuzz_jsonl: nlohmann's out_of_range (not a parse_error) escaped as an uncaught
+  // exception.
+  write_text(f, "{\"input_ids\": [1, 2], \"labels\": 1e3080}\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+            "data.train: " + f +
+                ":1: invalid JSON: [json.exception.out_of_range.406] number overflow parsing "
+                "'1e3080'");
   write_text(f, "{\"input_ids\": [1, \"x\"]}\n");
   EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
             "data.train: " + f + ":1: field 'input_ids'[1] must be a token id >= 0, got \"x\"");

@@ -163,6 +163,20 @@ TEST(Safetensors, MisalignedDataIsCopiedNotViewed) {
   EXPECT_TRUE(torch::equal(x, torch::tensor({1.5f, -4.0f})));
 }
 
+// Found by fuzz_safetensors (tests/fuzz/regressions/safetensors): an empty tensor at an offset
+// its dtype does not align with was copied with memcpy from a null pointer (UB).
+TEST(Safetensors, EmptyTensorAtAMisalignedOffsetIsEmpty) {
+  test::TempDir dir;
+  std::string header =
+      R"({"b":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"e":{"dtype":"F32","shape":[0,3],"data_offsets":[2,2]}})";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  test::write_text(dir / "e.safetensors", raw_file(header, "ab"));
+  auto file = SafetensorsFile::open(dir / "e.safetensors");
+  torch::Tensor e = file->tensor("e");
+  EXPECT_EQ(e.sizes(), (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(e.scalar_type(), torch::kFloat32);
+}
+
 // Writes `bytes` as bad.safetensors and returns the error opening it raises.
 std::string open_error(const test::TempDir& dir, const std::string& bytes) {
   test::write_text(dir / "bad.safetensors", bytes);

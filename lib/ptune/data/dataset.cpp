@@ -67,6 +67,8 @@ json parse_object(const std::string& line, const LineReader& r) {
     auto colon = why.find(": ");
     r.fail("invalid JSON at column {}: {}", e.byte,
            colon == std::string::npos ? why : why.substr(colon + 2));
+  } catch (const json::exception& e) {  // e.g. out_of_range.406: a number beyond double
+    r.fail("invalid JSON: {}", e.what());
   }
   if (!j.is_object()) r.fail("expected a JSON object, got {}", j.type_name());
   return j;

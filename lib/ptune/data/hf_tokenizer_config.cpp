@@ -26,7 +26,7 @@ std::optional<json> read_json(const std::string& path) {
     json j = json::parse(in);
     if (!j.is_object()) runtime_error("{}: expected a JSON object, got {}", path, j.type_name());
     return j;
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors, numbers beyond double
     runtime_error("{}: not valid JSON ({})", path, e.what());
   }
 }

@@ -42,6 +42,13 @@ struct SpModule {
 
 const SpModule& sp_module() {
   static const SpModule m = [] {
+#ifdef PTUNE_SANITIZE
+    // AddressSanitizer aborts a dlopen with RTLD_DEEPBIND (google/sanitizers#611), and without
+    // it the two protobufs clash: a sanitizer build has no SentencePiece.
+    runtime_error(
+        "SentencePiece is not available in this sanitizer build (its module needs "
+        "dlopen(RTLD_DEEPBIND), which AddressSanitizer does not support)");
+#endif
     const std::string name = "libptune_sentencepiece.so";
     std::vector<std::string> candidates;
     if (const char* env = std::getenv("PTUNE_SENTENCEPIECE_MODULE")) candidates.push_back(env);
@@ -77,6 +84,14 @@ const SpModule& sp_module() {
 }
 
 }  // namespace
+
+bool sentencepiece_available() {
+#ifdef PTUNE_SANITIZE
+  return false;
+#else
+  return true;
+#endif
+}
 
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;

@@ -18,6 +18,9 @@ namespace ptune {
 
 class HfTokenizer;
 
+// False in sanitizer builds (PTUNE_SANITIZE), where SentencePiece's module cannot be loaded.
+bool sentencepiece_available();
+
 class Tokenizer {
  public:
   // `path`: a tokenizer.model or a tokenizer.json (told apart by content), or a model

@@ -264,7 +264,7 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
   auto options = torch::TensorOptions().dtype(i.dtype).device(torch::kCPU);
   if (reinterpret_cast<uintptr_t>(ptr) % c10::elementSize(i.dtype) != 0) {
     torch::Tensor copy = torch::empty(i.shape, options);
-    std::memcpy(copy.data_ptr(), ptr, i.end - i.begin);
+    if (i.end > i.begin) std::memcpy(copy.data_ptr(), ptr, i.end - i.begin);  // empty: no data
     return copy;
   }
   std::shared_ptr<void> keep = map_;
