@@ -210,3 +210,21 @@ TEST_F(MergeLora, InfoCountsAdapterParameters) {
   EXPECT_EQ(j["parameters"], nlohmann::json::parse(plain.out)["parameters"].get<int64_t>() + lora);
   EXPECT_EQ(j["peft_type"], "LORA");
 }
+
+// An existing --out is replaced only by a complete merge: a merge that fails (a corrupt
+// adapter) leaves the previous one byte-identical, and a later good one replaces it whole.
+TEST_F(MergeLora, AFailedMergeLeavesTheExistingOutputByteIdentical) {
+  ASSERT_EQ(merge().exit_code, 0);
+  const std::string weights = read_text(out + "/model.safetensors");
+  const std::string config = read_text(out + "/config.json");
+  const std::string file = adapter + "/" + kAdapterWeightsFile;
+  const std::string bytes = read_text(file);
+  write_text(file, bytes.substr(0, bytes.size() - 10));
+  EXPECT_EQ(merge().exit_code, 1);
+  EXPECT_EQ(read_text(out + "/model.safetensors"), weights);
+  EXPECT_EQ(read_text(out + "/config.json"), config);
+  write_text(file, bytes);
+  ASSERT_EQ(merge("--dtype bf16").exit_code, 0);
+  EXPECT_NE(read_text(out + "/model.safetensors"), weights);  // the new merge, whole
+  EXPECT_EQ(run_ptune("--quiet info --model " + out).exit_code, 0);
+}

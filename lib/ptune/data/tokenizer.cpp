@@ -297,6 +297,15 @@ void train_tokenizer(const TokenizerTrainOptions& o) {
   const std::string final_prefix = model_prefix(o.out);
   const std::string final_model = final_prefix + ".model";
   const std::string final_vocab = final_prefix + ".vocab";
+  // The corpus is never replaced by what is trained from it.
+  for (const std::string& written : {final_model, final_vocab}) {
+    std::error_code ec;
+    if (o.input != "-" && fs::exists(written) && fs::equivalent(written, o.input, ec))
+      usage_error(
+          "tokenizer training: --out '{}' would write '{}', which is the input corpus; "
+          "choose another output path",
+          o.out, written);
+  }
   const std::string tag = ".tmp-" + std::to_string(::getpid());
   const std::string tmp_prefix = final_prefix + tag;
   RemoveOnExit cleanup{{tmp_prefix + ".model", tmp_prefix + ".vocab"}};

@@ -69,6 +69,21 @@ void check_fresh_output(const std::string& dir) {
         dir, ckpts.empty() ? "final/" : fs::path(ckpts.back().second).filename().string());
 }
 
+// output.dir, or the final/ and merged/ it exports to, must not be the model trained from: an
+// export replaces those directories.
+void check_output_is_not_input(const Recipe& r, const std::string& model_dir) {
+  if (model_dir.empty() || !fs::exists(model_dir)) return;
+  for (const char* sub : {"", "final", "merged"}) {
+    const fs::path out = sub[0] ? fs::path(r.output.dir) / sub : fs::path(r.output.dir);
+    std::error_code ec;
+    if (fs::exists(out) && fs::equivalent(out, model_dir, ec))
+      usage_error(
+          "output.dir '{}': {} is model.path '{}', the model this run trains from; "
+          "choose another output.dir",
+          r.output.dir, sub[0] ? "its " + std::string(sub) + "/" : "it", r.model.path);
+  }
+}
+
 void prune_checkpoints(const std::string& dir, int64_t keep_last) {
   auto ckpts = list_checkpoints(dir);
   for (size_t i = 0; i + keep_last < ckpts.size(); ++i) fs::remove_all(ckpts[i].second);
@@ -99,6 +114,7 @@ Run set_up(const Recipe& r, int64_t rows, int local_workers) {
       RunContext::start(static_cast<int>(r.train.threads), r.train.device, r.train.seed);
   // A Hub id (model.path: org/name) is read from the HF cache; the adapter names the id.
   const std::string model_dir = resolve_model_dir(r.model.path);
+  check_output_is_not_input(r, model_dir);
   TokenizerConfig tok = r.tokenizer;
   if (tok.path.empty()) tok.path = model_dir;  // the checkpoint's own tokenizer
   Run run(std::move(ctx), prepare_tokenizer(tok));
