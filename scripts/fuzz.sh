@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzing: builds the libFuzzer targets of tests/fuzz with clang, ASan and UBSan into
-# build-fuzz/ (PTUNE_FUZZ=ON), checks every committed regression input, then fuzzes each target
+# build-sanitize/ (PTUNE_FUZZ=ON, shared with scripts/sanitize.sh), checks every committed regression input, then fuzzes each target
 # for SECONDS (default 60) on a copy of its seed corpus, JOBS targets at a time (default: the
 # cores). Prints one JSON line per target: executions, coverage (edges, features), corpus size,
 # CPU seconds, findings. Findings (crash, leak, timeout > 2 s, > 2 GB, UBSan report) are kept
@@ -16,11 +16,12 @@ shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(safetensors checkpoint_index hf_config adapter_config mtp_config
                                 recipe jsonl tokenizer_json sentencepiece)
-build=${BUILD_DIR:-build-fuzz}
+build=${BUILD_DIR:-build-sanitize}
 jobs=${JOBS:-$(nproc)}
+command -v clang++ >/dev/null || PTUNE_SANITIZE_PACKAGES=1 scripts/setup.sh
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
-    -DPTUNE_FUZZ=ON -DPTUNE_BUILD_TESTS=OFF >/dev/null
+    -DPTUNE_FUZZ=ON -DPTUNE_BUILD_TESTS=ON >/dev/null
 fi
 cmake --build "$build" --target $(printf 'fuzz_%s ' "${targets[@]}") >&2
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
@@ -45,7 +46,7 @@ run_one() {
     recipe|sentencepiece) ;;
     *) dict=-dict=tests/fuzz/json.dict ;;
   esac
-  TIMEFORMAT=%U
+  TIMEFORMAT='%U %S'  # user + system seconds (ASan's allocator spends much of its time in the kernel)
   { time "$build/bin/fuzz_$t" -max_total_time="$seconds" -timeout=2 -rss_limit_mb=2048 \
       -max_len=8192 -print_final_stats=1 $dict -artifact_prefix="$work/findings/" \
       "$work/corpus" "tests/fuzz/corpus/$t" >"$work/log.txt" 2>&1 || rc=$?; } 2>"$work/cpu.txt"
@@ -56,7 +57,7 @@ run_one() {
   corp=$(ls "$work/corpus" | wc -l)
   findings=$(ls "$work/findings" | wc -l)
   printf '{"target": "%s", "seconds": %s, "cpu_s": %s, "executions": %s, "edges": %s, "features": %s, "corpus": %s, "findings": %s, "exit": %s}\n' \
-    "$t" "$seconds" "$(tail -1 "$work/cpu.txt")" "${execs:-0}" "${cov:-0}" "${ft:-0}" "$corp" "$findings" "$rc"
+    "$t" "$seconds" "$(tail -1 "$work/cpu.txt" | awk '{print $1 + $2}')" "${execs:-0}" "${cov:-0}" "${ft:-0}" "$corp" "$findings" "$rc"
   [ "$rc" = 0 ] && [ "$findings" = 0 ]
 }
 export -f run_one

@@ -25,6 +25,8 @@ if [ "${PTUNE_SKIP_TESTS_BUILD:-0}" != 1 ]; then
   packages+=(chromium shared-mime-info gnupg-l10n libx11-data libc6-dev python3-jinja2)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
+# scripts/sanitize.sh and scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
+[ "${PTUNE_SANITIZE_PACKAGES:-0}" = 1 ] && packages+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

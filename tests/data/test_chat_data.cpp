@@ -104,6 +104,7 @@ TEST(ChatData, BadRecordsNameTheirLine) {
 }
 
 TEST(ChatData, AutoWithoutATemplateSaysWhatToChoose) {
+  if (!sentencepiece_available()) GTEST_SKIP() << "no SentencePiece in a sanitizer build";
   Tokenizer spm = Tokenizer::load(test::tiny_assets() + "/tok.model");
   EXPECT_CONTAINS(
       test::error_of([&] { chat_setup(spm, ChatTemplate::kAuto, "data.train"); }, ErrorKind::Usage),

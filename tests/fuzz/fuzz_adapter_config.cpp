@@ -28,8 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool b = key.find("lora_B") != std::string::npos;
     tensors.emplace_back(key, a ? torch::ones({2, 8}) : b ? torch::ones({8, 2}) : torch::ones({8}));
   }
-  ptune::save_safetensors(dir + "/adapter_model.safetensors", tensors);
   PTUNE_FUZZ_BODY({
+    ptune::save_safetensors(dir + "/adapter_model.safetensors", tensors);
     (void)ptune::read_adapter_config(dir);
     const ptune::LoraAdapter a = ptune::read_lora_adapter(dir);
     std::map<std::string, std::vector<int64_t>> base;

@@ -27,6 +27,7 @@ std::string raw_file(const std::string& header, const std::string& data) {
 bool same_bytes(const torch::Tensor& a, const torch::Tensor& b) {
   if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
   auto ca = a.contiguous(), cb = b.contiguous();
+  if (ca.numel() == 0) return true;  // no data (and no pointer to compare from)
   return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.numel() * ca.element_size()) == 0;
 }
 
@@ -175,6 +176,17 @@ TEST(Safetensors, EmptyTensorAtAMisalignedOffsetIsEmpty) {
   torch::Tensor e = file->tensor("e");
   EXPECT_EQ(e.sizes(), (std::vector<int64_t>{0, 3}));
   EXPECT_EQ(e.scalar_type(), torch::kFloat32);
+}
+
+// Found by fuzz_adapter_config: a tensor name that is not UTF-8 escaped save_safetensors as
+// nlohmann::type_error; it is an error naming the file, and nothing is written.
+TEST(Safetensors, ANameThatIsNotUtf8IsAnErrorNamingTheFile) {
+  test::TempDir dir;
+  const std::string path = dir / "bad-name.safetensors";
+  const std::string msg =
+      error_of([&] { save_safetensors(path, {{"layer.\xF9.weight", torch::ones({2})}}); });
+  EXPECT_EQ(msg.rfind(path + ": cannot write the header: ", 0), 0u) << msg;
+  EXPECT_FALSE(test::exists(path));
 }
 
 // Writes `bytes` as bad.safetensors and returns the error opening it raises.

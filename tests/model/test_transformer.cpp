@@ -35,7 +35,8 @@ void expect_close(const torch::Tensor& a, const torch::Tensor& b, double tol) {
 
 TEST(Rope, ScoreDependsOnlyOnRelativePosition) {
   ModelConfig c = tiny_config();
-  auto [cos, sin] = rope_tables(c, 64);  // (64, 8)
+  const auto tables = rope_tables(c, 64);  // (64, 8) each
+  const torch::Tensor cos = tables.first, sin = tables.second;  // lambdas capture variables
   ASSERT_EQ(cos.sizes(), (std::vector<int64_t>{64, 8}));
   torch::manual_seed(0);
   auto q = torch::randn({1, 1, 1, 8}), k = torch::randn({1, 1, 1, 8});

@@ -301,7 +301,12 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
                     {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const nlohmann::json::exception& e) {  // a name or metadata value that is not UTF-8
+    runtime_error("{}: cannot write the header: {}", path, e.what());
+  }
   text.append((8 - text.size() % 8) % 8, ' ');
 
   write_file_atomic_stream(path, [&](std::ostream& out) {
