@@ -89,3 +89,13 @@ TEST(Tokenizer, ChatTemplateFileAndNamedTemplates) {
 
 }  // namespace
 }  // namespace ptune
+
+// Found by fuzz_sentencepiece: a model with an empty piece made libsentencepiece's darts_clone
+// throw through the module; it is a runtime error naming the file.
+TEST(Tokenizer, SentencePieceModelWithAnEmptyPieceIsAnErrorNamingTheFile) {
+  if (!ptune::sentencepiece_available()) GTEST_SKIP() << "no SentencePiece in a sanitizer build";
+  const std::string path =
+      PTUNE_SOURCE_DIR "/tests/fuzz/regressions/sentencepiece/empty-piece.model";
+  const std::string msg = ptune::test::error_of([&] { ptune::Tokenizer::load(path); });
+  EXPECT_EQ(msg.rfind("tokenizer '" + path + "': not a valid SentencePiece model (", 0), 0u) << msg;
+}

@@ -103,6 +103,34 @@ void one_vs_two(const std::string& extra, const std::string& weights_file) {
   EXPECT_GT(rec.value("allreduce_mb", 0.0), 0.0) << rec.dump();
 }
 
+// Runs run.yaml in `t` with --nproc 2, sends `signal` to rank 1 (the launcher's second child)
+// once `checkpoint` is written, and waits for the launcher. Returns its exit code, the
+// milliseconds from the signal to its exit, and its stderr.
+struct Interrupted {
+  int rc = -1, ms = -1;
+  std::string err;
+};
+Interrupted signal_rank1_after(const TempDir& t, const std::string& checkpoint,
+                               const std::string& signal) {
+  write_text(t / "signal.sh", "cd '" + t.path() + "'\n" + PTUNE_BINARY +
+                                  " train --config run.yaml --nproc 2 > out.txt 2> err.txt &\n"
+                                  "L=$!; n=0\n"
+                                  "while [ ! -d run/" +
+                                  checkpoint +
+                                  " ] && [ $n -lt 3000 ]; do sleep 0.01; n=$((n+1)); done\n"
+                                  "kill -" +
+                                  signal +
+                                  " $(cut -d' ' -f2 /proc/$L/task/$L/children)\n"
+                                  "s=$(date +%s%N); wait $L; rc=$?; e=$(date +%s%N)\n"
+                                  "echo \"$rc $(( (e - s) / 1000000 ))\"\n");
+  Interrupted out;
+  const RunResult r = run_shell("bash " + (t / "signal.sh"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::sscanf(r.out.c_str(), "%d %d", &out.rc, &out.ms), 2) << r.out;
+  out.err = read_text(t / "err.txt");
+  return out;
+}
+
 }  // namespace
 
 TEST(Distributed, TwoWorkersMatchOneWorkerFullFineTune) {
@@ -199,21 +227,7 @@ TEST(Distributed, KilledWorkerStopsThePeersAndResumeContinuesExactly) {
   auto ref = train(t, "ref.yaml", "--nproc 2");
   ASSERT_EQ(ref.exit_code, 0) << ref.err;
 
-  // Kill rank 1 (the launcher's second child) once checkpoint-8 is written.
-  write_text(
-      t / "kill.sh",
-      "cd '" + t.path() + "'\n" + PTUNE_BINARY +
-          " train --config run.yaml --nproc 2 > out.txt 2> err.txt &\n"
-          "L=$!; n=0\n"
-          "while [ ! -d run/checkpoint-8 ] && [ $n -lt 3000 ]; do sleep 0.01; n=$((n+1)); done\n"
-          "kill -9 $(cut -d' ' -f2 /proc/$L/task/$L/children)\n"
-          "s=$(date +%s%N); wait $L; rc=$?; e=$(date +%s%N)\n"
-          "echo \"$rc $(( (e - s) / 1000000 ))\"\n");
-  auto killed = run_shell("bash " + (t / "kill.sh"));
-  ASSERT_EQ(killed.exit_code, 0) << killed.err;
-  int rc = 0, ms = 0;
-  ASSERT_EQ(std::sscanf(killed.out.c_str(), "%d %d", &rc, &ms), 2) << killed.out;
-  const std::string err = read_text(t / "err.txt");
+  const auto [rc, ms, err] = signal_rank1_after(t, "checkpoint-8", "9");
   EXPECT_EQ(rc, 128 + 9) << err;  // the first failure: the SIGKILLed worker
   EXPECT_LT(ms, 20000) << err;    // within train.distributed.timeout_s
   EXPECT_TRUE(contains(err, "worker rank 1")) << err;
@@ -236,20 +250,7 @@ TEST(Distributed, HungWorkerIsNamedAfterTheTimeout) {
   std::string yaml = dist_recipe(t, "run", 400);
   yaml.replace(yaml.find("timeout_s: 20"), 13, "timeout_s: 3");
   write_text(t / "run.yaml", yaml);
-  write_text(
-      t / "hang.sh",
-      "cd '" + t.path() + "'\n" + PTUNE_BINARY +
-          " train --config run.yaml --nproc 2 > out.txt 2> err.txt &\n"
-          "L=$!; n=0\n"
-          "while [ ! -d run/checkpoint-4 ] && [ $n -lt 3000 ]; do sleep 0.01; n=$((n+1)); done\n"
-          "kill -STOP $(cut -d' ' -f2 /proc/$L/task/$L/children)\n"
-          "s=$(date +%s%N); wait $L; rc=$?; e=$(date +%s%N)\n"
-          "echo \"$rc $(( (e - s) / 1000000 ))\"\n");
-  auto hung = run_shell("bash " + (t / "hang.sh"));
-  ASSERT_EQ(hung.exit_code, 0) << hung.err;
-  int rc = 0, ms = 0;
-  ASSERT_EQ(std::sscanf(hung.out.c_str(), "%d %d", &rc, &ms), 2) << hung.out;
-  const std::string err = read_text(t / "err.txt");
+  const auto [rc, ms, err] = signal_rank1_after(t, "checkpoint-4", "STOP");
   EXPECT_EQ(rc, 1) << err;  // the first failure: rank 0's error
   EXPECT_GE(ms, 2500) << err;
   EXPECT_LT(ms, 20000) << err;  // timeout 3 s, the report 2 s, the launcher's grace 6 s

@@ -42,7 +42,11 @@ __attribute__((visibility("default"))) int ptune_spm_abi_version() {
 __attribute__((visibility("default"))) ptune::spm::Model* ptune_spm_load(const char* path,
                                                                          std::string* error) {
   auto m = new SpModel();
-  *error = m->load(path);
+  try {
+    *error = m->load(path);
+  } catch (const std::exception& e) {  // e.g. darts_clone on a model with an empty piece
+    *error = e.what();
+  }
   if (error->empty()) return m;
   delete m;
   return nullptr;
