@@ -79,14 +79,23 @@ double weights_rel_diff(const std::string& a, const std::string& b) {
 // the all-reduce adds the two halves, where one process sums all rows at once. Weights are
 // compared by each tensor's relative L2 difference: AdamW divides by sqrt(v), so a rounding
 // difference in a near-zero gradient can move a single element by up to lr.
-void one_vs_two(const std::string& extra, const std::string& weights_file) {
-  TempDir t;
+// The tiny recipe (plus `extra` YAML and `flags`) trained by 1 process into t/one and by
+// --nproc 2 into t/two; returns the second run's output.
+RunResult train_one_and_two(const TempDir& t, const std::string& extra,
+                            const std::string& flags = "") {
   write_text(t / "one.yaml", dist_recipe(t, "one", 12, extra));
   write_text(t / "two.yaml", dist_recipe(t, "two", 12, extra));
-  auto one = train(t, "one.yaml");
-  ASSERT_EQ(one.exit_code, 0) << one.err;
-  auto two = train(t, "two.yaml", "--nproc 2");
-  ASSERT_EQ(two.exit_code, 0) << two.err;
+  auto one = train(t, "one.yaml", flags);
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  auto two = train(t, "two.yaml", flags + " --nproc 2");
+  EXPECT_EQ(two.exit_code, 0) << two.err;
+  return two;
+}
+
+void one_vs_two(const std::string& extra, const std::string& weights_file) {
+  TempDir t;
+  const RunResult two = train_one_and_two(t, extra);
+  ASSERT_EQ(two.exit_code, 0);
   EXPECT_TRUE(contains(two.err, "distributed: 2 processes")) << two.err;
   const double loss = expect_same_losses(t / "one", t / "two", 1e-5);
   const double eval = expect_same_losses(t / "one", t / "two", 1e-5, "eval_loss");
@@ -145,12 +154,7 @@ TEST(Distributed, TwoWorkersMatchOneWorkerLora) {
 TEST(Distributed, TwoWorkersMatchOneWorkerWithGradAccum) {
   TempDir t;
   // grad_accum 2 of global batches of 4: each rank runs 2 micro-batches of 2 rows per step.
-  write_text(t / "one.yaml", dist_recipe(t, "one"));
-  write_text(t / "two.yaml", dist_recipe(t, "two"));
-  auto one = train(t, "one.yaml", "--set train.grad_accum=2");
-  ASSERT_EQ(one.exit_code, 0) << one.err;
-  auto two = train(t, "two.yaml", "--set train.grad_accum=2 --nproc 2");
-  ASSERT_EQ(two.exit_code, 0) << two.err;
+  ASSERT_EQ(train_one_and_two(t, "", "--set train.grad_accum=2").exit_code, 0);
   expect_same_losses(t / "one", t / "two", 1e-5);
   EXPECT_LE(weights_rel_diff(t / "one/final/model.safetensors", t / "two/final/model.safetensors"),
             1e-5);
@@ -162,12 +166,7 @@ TEST(Distributed, Fp16OverflowSkipsTheSameStepsOnEveryRank) {
   TempDir t;
   const std::string fp16 =
       "precision: {dtype: fp16, loss_scale: {init: 1.0e+9, max_scale: 1.0e+9}}";
-  write_text(t / "one.yaml", dist_recipe(t, "one", 12, fp16));
-  write_text(t / "two.yaml", dist_recipe(t, "two", 12, fp16));
-  auto one = train(t, "one.yaml");
-  ASSERT_EQ(one.exit_code, 0) << one.err;
-  auto two = train(t, "two.yaml", "--nproc 2");
-  ASSERT_EQ(two.exit_code, 0) << two.err;
+  ASSERT_EQ(train_one_and_two(t, fp16).exit_code, 0);
   const auto skipped = losses(t / "two", "skipped_steps");
   ASSERT_FALSE(skipped.empty());
   EXPECT_GT(skipped.rbegin()->second, 0) << "the first steps overflow";

@@ -63,6 +63,13 @@ Batch batch_rows(const Batch& b, int64_t begin, int64_t end) {
   return out;
 }
 
+std::optional<Batch> rank_share(Batch global, int rank, int world) {
+  if (world <= 1) return global;
+  const auto [lo, hi] = shard_rows(global.input_ids.size(0), rank, world);
+  if (lo == hi) return std::nullopt;
+  return batch_rows(global, lo, hi);
+}
+
 void for_each_batch_in_order(const Dataset& data, int64_t batch_size, int64_t pad_id,
                              int64_t max_batches, const std::function<void(Batch&)>& f) {
   int64_t batches = 0;

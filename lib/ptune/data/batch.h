@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -45,6 +46,10 @@ std::pair<int64_t, int64_t> shard_rows(int64_t rows, int rank, int world);
 
 // Rows [begin, end) of `b` with their own counts: one rank's part of a global batch.
 Batch batch_rows(const Batch& b, int64_t begin, int64_t end);
+
+// Rank `rank` of `world`'s share of `global` (shard_rows): `global` itself in a one-process
+// run, nullopt when the batch has fewer rows than ranks and this one gets none.
+std::optional<Batch> rank_share(Batch global, int rank, int world);
 
 // Calls f on the dataset in order, in batches of batch_size (the last may be smaller), the
 // first max_batches only when > 0; one batch exists at a time. For evaluation.

@@ -36,9 +36,9 @@ EvalResult evaluate_logits(const LogitsFn& logits_fn, const Dataset& data, int64
                         o.max_batches > 0 ? std::min(batches, o.max_batches) : batches);
   int64_t batch = 0;
   for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& global) {
-    const auto [lo, hi] = shard_rows(global.input_ids.size(0), o.rank, o.world);
-    if (lo == hi) return;
-    Batch b = o.world > 1 ? batch_rows(global, lo, hi) : std::move(global);
+    std::optional<Batch> share = rank_share(std::move(global), o.rank, o.world);
+    if (!share) return;  // fewer rows than ranks: none for this one
+    Batch& b = *share;
     torch::Tensor logits = logits_fn(b.input_ids, b.positions);  // (B, T, V) fp32
     const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
     torch::Tensor targets = b.targets.to(logits.device());  // (B, T)

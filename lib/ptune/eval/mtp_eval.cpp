@@ -18,9 +18,9 @@ std::vector<HeadEval> evaluate_heads(Transformer& model, MtpHeadsImpl& heads, co
   std::vector<int64_t> hits(K, 0), count(K, 0);
   const torch::Device device = model->head_weight().device();
   for_each_batch_in_order(data, o.batch_size, pad_id, o.max_batches, [&](Batch& global) {
-    const auto [lo, hi] = shard_rows(global.input_ids.size(0), o.rank, o.world);
-    if (lo == hi) return;
-    Batch b = o.world > 1 ? batch_rows(global, lo, hi) : std::move(global);
+    std::optional<Batch> share = rank_share(std::move(global), o.rank, o.world);
+    if (!share) return;  // fewer rows than ranks: none for this one
+    Batch& b = *share;
     b.input_ids = b.input_ids.to(device);
     b.targets = b.targets.to(device);
     ForwardArgs args;

@@ -266,7 +266,6 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
                env.local_world_size, group->backend_name(), env.master_addr, env.master_port);
   }
   const bool writer = rank == 0;
-  const auto [row_lo, row_hi] = shard_rows(r.train.batch_size, rank, world);
   Run run = set_up(r, (r.train.batch_size + world - 1) / world, env.local_world_size);
   Transformer& model = run.model;
   MtpObjective* mtp = run.mtp.get();
@@ -422,7 +421,7 @@ TrainSummary run_training(const Recipe& r, const TrainOptions& o) {
       Batch global = batches.next();
       step_targets += global.n_targets;
       step_tokens += global.n_tokens;
-      micro.push_back(group ? batch_rows(global, row_lo, row_hi) : std::move(global));
+      micro.push_back(*rank_share(std::move(global), rank, world));  // batch_size >= world
       micro.back().input_ids = micro.back().input_ids.to(run.ctx.device);
       micro.back().targets = micro.back().targets.to(run.ctx.device);
       if (micro.back().positions.defined())
