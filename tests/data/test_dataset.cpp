@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "ptune/config/size_limits.h"
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 #include "ptune/data/dataset.h"
 #include "ptune/data/tokenizer.h"
 #include "ptune/train/run_setup.h"
@@ -573,6 +575,32 @@ TEST_F(DataTest, ErrorMessagesNameFileAndLine) {
               Dataset::load(source(*dir_ / "none.txt", "text"), tok_, 64, true, "data.train");
             }),
             "data.train: cannot open '" + *dir_ / "none.txt" + "'");
+}
+
+// Limits that hold whatever the file: a line that cannot be a record is refused before it is
+// read whole, and a record nested past the JSON depth limit is an error, not a stack overflow.
+TEST(DatasetLimits, OverlongLineAndDeepNestingAreErrorsNamingFileAndLine) {
+  TempDir dir;
+  DataSource s;
+  s.format = DataFormat::kTokens;
+  s.path = dir / "huge.jsonl";
+  write_text(s.path, "{\"input_ids\": [1, 2]}\n");
+  std::filesystem::resize_file(s.path, kMaxJsonlLineBytes + 4096);  // zeros, no newline
+  EXPECT_EQ(error_of([&] { Dataset::load(s, nullptr, 64, true, "data.train"); }),
+            "data.train: " + s.path +
+                ":2: line longer than 256 MiB; no record is that long; is this a JSONL file (one "
+                "JSON object per line)?");
+  std::filesystem::remove(s.path);
+  s.path = dir / "deep.jsonl";
+  write_text(s.path, "{\"input_ids\": [1, 2]}\n{\"input_ids\": [1, 2], \"x\": " +
+                         std::string(200000, '[') + "\n");
+  EXPECT_EQ(error_of([&] { Dataset::load(s, nullptr, 64, true, "data.train"); }),
+            "data.train: " + s.path + ":2: invalid JSON: arrays and objects nested deeper than " +
+                std::to_string(kMaxJsonDepth) + " levels (ptune's limit)");
+  // The last line needs no newline; a CRLF file reads as LF.
+  write_text(s.path, "{\"input_ids\": [1, 2]}\r\n\r\n{\"input_ids\": [3, 4, 5]}");
+  auto ds = Dataset::load(s, nullptr, 64, true, "data.train");
+  EXPECT_EQ(ds.size(), 2u);
 }
 
 TEST(Collate, RightPadsAndCounts) {

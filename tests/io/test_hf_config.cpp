@@ -209,6 +209,9 @@ TEST(HfConfig, ErrorsNameFileFieldExpectedAndGot) {
   test::write_text(dir / "config.json", "{ not json");
   EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "config.json"); }, ErrorKind::Runtime),
                   dir / "config.json: not valid JSON");
+  test::write_text(dir / "config.json", "{\"vocab_size\": " + std::string(1 << 20, '[') + "}");
+  EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "config.json"); }, ErrorKind::Runtime),
+                  dir / "config.json: not valid JSON: arrays and objects nested deeper than 128");
   EXPECT_CONTAINS(error_of([&] { read_hf_config(dir / "none.json"); }),
                   dir / "none.json: cannot read");
 }

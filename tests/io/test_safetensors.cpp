@@ -183,8 +183,9 @@ TEST(Safetensors, EmptyTensorAtAMisalignedOffsetIsEmpty) {
 TEST(Safetensors, ANameThatIsNotUtf8IsAnErrorNamingTheFile) {
   test::TempDir dir;
   const std::string path = dir / "bad-name.safetensors";
-  const std::string msg =
-      error_of([&] { save_safetensors(path, {{"layer.\xF9.weight", torch::ones({2})}}); });
+  const std::string msg = error_of([&] {
+    save_safetensors(path, {{"layer.\xF9.weight", torch::ones({2})}});
+  });
   EXPECT_EQ(msg.rfind(path + ": cannot write the header: ", 0), 0u) << msg;
   EXPECT_FALSE(test::exists(path));
 }
@@ -212,6 +213,8 @@ TEST(Safetensors, RejectsMalformedFilesWithMessages) {
   EXPECT_CONTAINS(open_error(dir, raw_file("{}", "", 200'000'000)),
                   "header length 200000000 exceeds the 100 MB limit");
   EXPECT_CONTAINS(open_error(dir, raw_file("{\"x\": ", "")), "header is not valid JSON");
+  EXPECT_CONTAINS(open_error(dir, raw_file("{\"x\": " + std::string(100'000, '['), "")),
+                  "header is not valid JSON: arrays and objects nested deeper than 128 levels");
   EXPECT_CONTAINS(open_error(dir, raw_file("[1, 2]", "")),
                   "header must be a JSON object, got array");
   EXPECT_CONTAINS(

@@ -27,6 +27,12 @@ constexpr const char* kMaxPositionsWhy =
 constexpr int64_t kMaxGemmDim = std::numeric_limits<int32_t>::max();
 constexpr const char* kMaxGemmDimWhy = "it is a GEMM dimension, which BLAS takes as a 32-bit int";
 
+// One line of a JSONL data file: a record this long would be tens of millions of tokens, so a
+// longer line is a file that is not JSONL, refused before it is read into memory whole.
+constexpr int64_t kMaxJsonlLineBytes = int64_t{256} << 20;
+constexpr const char* kMaxJsonlLineBytesWhy =
+    "no record is that long; is this a JSONL file (one JSON object per line)?";
+
 // Element and token counts are int64 (numel, TrainState::tokens_seen).
 constexpr int64_t kMaxCount = std::numeric_limits<int64_t>::max();
 

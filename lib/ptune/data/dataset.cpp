@@ -12,6 +12,7 @@
 
 #include "ptune/config/size_limits.h"
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 #include "ptune/core/log.h"
 #include "ptune/data/chat_data.h"
 #include "ptune/data/tokenizer.h"
@@ -32,9 +33,22 @@ class LineReader {
       if (!file_) usage_error("{}: cannot open '{}'", key, path);
     }
   }
+  // The next line without its '\n'; false at the end. A line longer than kMaxJsonlLineBytes is
+  // refused before it is read whole (a file that is not JSONL, weights given as data, say).
   bool next(std::string& line) {
-    std::istream& in = file_.is_open() ? static_cast<std::istream&>(file_) : std::cin;
-    if (!std::getline(in, line)) return false;
+    std::streambuf* in = file_.is_open() ? file_.rdbuf() : std::cin.rdbuf();
+    line.clear();
+    for (int c; (c = in->sbumpc()) != '\n';) {
+      if (c == std::char_traits<char>::eof()) {
+        if (line.empty()) return false;
+        break;
+      }
+      if (line.size() == static_cast<size_t>(kMaxJsonlLineBytes)) {
+        ++line_no_;
+        fail("line longer than {} MiB; {}", kMaxJsonlLineBytes >> 20, kMaxJsonlLineBytesWhy);
+      }
+      line.push_back(static_cast<char>(c));
+    }
     ++line_no_;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     return true;
@@ -60,7 +74,7 @@ bool is_blank(const std::string& s) {
 json parse_object(const std::string& line, const LineReader& r) {
   json j;
   try {
-    j = json::parse(line);
+    j = parse_json(line);
   } catch (const json::parse_error& e) {
     // e.what() = "[json.exception.parse_error.101] parse error at line 1, column 5: <why>"
     std::string why = e.what();

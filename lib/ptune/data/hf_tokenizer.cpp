@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 #include "ptune/data/hf_bpe.h"
 #include "ptune/data/hf_decoder.h"
 #include "ptune/data/hf_tokenizer_parts.h"
@@ -332,7 +333,7 @@ HfTokenizer HfTokenizer::load(const std::string& path) {
   buf << in.rdbuf();
   json j;
   try {
-    j = json::parse(buf.str());
+    j = parse_json(buf.str());
   } catch (const json::exception& e) {
     runtime_error("tokenizer '{}' is not valid JSON: {}", path, e.what());
   }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -23,7 +24,7 @@ std::optional<json> read_json(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) runtime_error("{}: cannot read", path);
   try {
-    json j = json::parse(in);
+    json j = parse_json(std::string(std::istreambuf_iterator<char>(in), {}));
     if (!j.is_object()) runtime_error("{}: expected a JSON object, got {}", path, j.type_name());
     return j;
   } catch (const json::exception& e) {  // parse errors, numbers beyond double

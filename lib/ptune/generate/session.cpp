@@ -5,6 +5,7 @@
 
 #include "ptune/config/size_limits.h"
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 #include "ptune/core/log.h"
 #include "ptune/generate/speculative.h"
 #include "ptune/load/memory_estimate.h"
@@ -52,7 +53,7 @@ Completion GenerateSession::complete(const std::string& prompt) {
   if (chat_) {
     std::vector<ChatMessage> messages{{"user", prompt}};
     if (!prompt.empty() && prompt.front() == '{') {  // a JSONL record of a conversation
-      auto j = nlohmann::json::parse(prompt, nullptr, /*allow_exceptions=*/false);
+      auto j = parse_json_or_discarded(prompt);
       if (j.is_discarded() || !j.is_object())
         usage_error("generate --chat: prompt {} is not a JSON object", prompts_ + 1);
       if (auto err = chat_messages(j, &messages); !err.empty())

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 #include "ptune/io/fs.h"
 #include "ptune/io/hf_config.h"
 
@@ -59,7 +60,7 @@ CheckpointWeights CheckpointWeights::open(const std::string& dir) {
 
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_file(index));
+    j = parse_json(read_file(index));
   } catch (const nlohmann::json::exception& e) {
     runtime_error("{}: not valid JSON: {}", index, e.what());
   }

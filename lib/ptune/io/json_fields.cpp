@@ -2,6 +2,7 @@
 #include "ptune/io/json_fields.h"
 
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 #include "ptune/io/fs.h"
 
 namespace ptune {
@@ -11,7 +12,7 @@ using nlohmann::json;
 json read_json_object(const std::string& path) {
   json j;
   try {
-    j = json::parse(read_file(path));
+    j = parse_json(read_file(path));
   } catch (const json::exception& e) {
     runtime_error("{}: not valid JSON: {}", path, e.what());
   }

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 #include "ptune/io/fs.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors bytes are little-endian");
@@ -67,7 +68,7 @@ struct Header {
 };
 
 // Parses the header JSON, remembering the first duplicate key (nlohmann keeps only one).
-nlohmann::json parse_json(const std::string& path, const char* begin, const char* end) {
+nlohmann::json parse_header_json(const std::string& path, const char* begin, const char* end) {
   std::vector<std::set<std::string>> open_objects;
   std::string duplicate;
   bool duplicate_is_tensor = false;
@@ -84,7 +85,7 @@ nlohmann::json parse_json(const std::string& path, const char* begin, const char
   };
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(begin, end, on_event);
+    j = parse_json(std::string_view(begin, end - begin), on_event);
   } catch (const nlohmann::json::exception& e) {
     runtime_error("{}: header is not valid JSON: {}", path, e.what());
   }
@@ -155,7 +156,7 @@ Header parse_header(const std::string& path, const uint8_t* bytes, uint64_t size
                   n, size);
 
   const char* text = reinterpret_cast<const char*>(bytes + 8);
-  nlohmann::json j = parse_json(path, text, text + n);
+  nlohmann::json j = parse_header_json(path, text, text + n);
   if (!j.is_object())
     runtime_error("{}: header must be a JSON object, got {}", path, j.type_name());
 

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 #include "ptune/core/text.h"
 #include "ptune/io/fs.h"
 
@@ -53,7 +54,7 @@ json read_records(const std::string& path) {
     const std::string s = text.substr(start, complete ? end - start : std::string::npos);
     start = complete ? end + 1 : text.size();
     if (s.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json j = json::parse(s, nullptr, /*allow_exceptions=*/false);
+    json j = parse_json_or_discarded(s);
     if (j.is_object() && j.contains("step")) {
       records.push_back(std::move(j));
     } else if (complete) {
@@ -85,7 +86,7 @@ json read_run(const std::string& dir) {
   json info = json::object();
   const std::string info_path = dir + "/run.json";
   if (fs::exists(info_path)) {
-    info = json::parse(read_file(info_path), nullptr, false);
+    info = parse_json_or_discarded(read_file(info_path));
     if (!info.is_object()) runtime_error("{}: not a JSON object", info_path);
   }
   run["info"] = std::move(info);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ptune/core/error.h"
+#include "ptune/core/json.h"
 
 namespace ptune {
 
@@ -35,8 +36,9 @@ MetricsSink::MetricsSink(const std::string& path, int64_t truncate_after_step) {
     std::vector<std::string> keep;
     std::ifstream in(path);
     for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("step") && j["step"].get<int64_t>() > truncate_after_step)
+      auto j = parse_json_or_discarded(line);
+      if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+          j["step"].get<int64_t>() > truncate_after_step)
         continue;
       keep.push_back(line);
     }
