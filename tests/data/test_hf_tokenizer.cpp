@@ -473,6 +473,16 @@ TEST_F(HfTokenizerTest, CorruptFilesAreRuntimeErrors) {
   j["pre_tokenizer"].erase("add_prefix_space");
   EXPECT_CONTAINS(load_error(j, ErrorKind::Runtime),
                   "pre_tokenizer: missing field 'add_prefix_space'");
+
+  // Ids index dense tables: one id of 2^31 - 1 would have cost 64 GB before any check.
+  j = byte_level_tokenizer();
+  const int64_t n = static_cast<int64_t>(j["model"]["vocab"].size()) + 1;
+  j["model"]["vocab"]["far"] = 2147483647;
+  EXPECT_CONTAINS(load_error(j, ErrorKind::Runtime),
+                  "model.vocab: ids reach 2147483647 but there are only " + std::to_string(n) +
+                      " tokens; ids must be below " + std::to_string(2 * n + 65536));
+  j["model"]["vocab"]["far"] = 2 * n + 65535;  // the largest id allowed
+  EXPECT_EQ(load_json(j).vocab_size(), 2 * n + 65536);
 }
 
 }  // namespace

@@ -8,12 +8,15 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "error_helpers.h"
 #include "ptune/config/recipe.h"
 #include "ptune/core/error.h"
+#include "ptune/io/adapter_config.h"
 #include "ptune/io/checkpoint.h"
 #include "ptune/io/weights.h"
 #include "ptune/model/loss.h"
 #include "ptune/peft/lora.h"
+#include "ptune/peft/lora_targets.h"
 #include "ptune/peft/peft_model.h"
 #include "ptune/peft/prefix.h"
 #include "ptune/train/optimizer.h"
@@ -291,6 +294,28 @@ TEST(PeftExport, MergingAdapterOrPrefixIsARecipeError) {
   FullMethod full;
   EXPECT_EQ(resolve_export(full, ExportMode::kByMethod), ExportMode::kMerged);
   EXPECT_THROW(resolve_export(full, ExportMode::kAdapter), Error);
+}
+
+// PEFT's string target_modules is a regex over the whole module path (re.fullmatch). Found by
+// fuzz_adapter_config: an invalid one threw std::regex_error out of the first match.
+TEST(AdapterConfig, TargetModulesStringIsAFullMatchRegexAndAnInvalidOneIsAnError) {
+  test::TempDir dir;
+  auto config = [&](const std::string& targets) {
+    test::write_text(dir / "adapter_config.json",
+                     R"({"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": )" +
+                         nlohmann::json(targets).dump() + "}");
+  };
+  config(R"(.*\.layers\.1\..*(q|v)_proj)");
+  const AdapterFileConfig c = read_adapter_config(dir.path());
+  const LoraTargets t{c.target_modules, c.target_regex, c.layers_to_transform};
+  EXPECT_TRUE(t.matches("model.layers.1.self_attn.v_proj"));
+  EXPECT_FALSE(t.matches("model.layers.0.self_attn.v_proj"));
+  EXPECT_FALSE(t.matches("model.layers.1.self_attn.o_proj"));
+  config("all-lin[ar");
+  EXPECT_CONTAINS(test::error_of([&] { read_adapter_config(dir.path()); }),
+                  dir /
+                      "adapter_config.json: target_modules \"all-lin[ar\" is not a valid "
+                      "regular expression (");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "ptune/core/error.h"
 #include "ptune/io/fs.h"
@@ -38,10 +39,19 @@ AdapterFileConfig read_adapter_config(const std::string& dir) {
   c.r = f.integer("r", c.r);
   c.lora_alpha = f.number("lora_alpha", c.lora_alpha);
   c.lora_dropout = f.number("lora_dropout", c.lora_dropout);
-  if (f.has("target_modules") && j["target_modules"].is_string())
+  if (f.has("target_modules") && j["target_modules"].is_string()) {
     c.target_regex = j["target_modules"].get<std::string>();
-  else
+    if (c.target_regex != "all-linear") {
+      try {
+        std::regex check(c.target_regex);
+      } catch (const std::regex_error& e) {
+        runtime_error("{}: target_modules \"{}\" is not a valid regular expression ({})", path,
+                      c.target_regex, e.what());
+      }
+    }
+  } else {
     c.target_modules = f.strings("target_modules", {});
+  }
   c.use_rslora = f.boolean("use_rslora", c.use_rslora);
   c.fan_in_fan_out = f.boolean("fan_in_fan_out", c.fan_in_fan_out);
   c.bias = f.string("bias", c.bias);
