@@ -66,9 +66,6 @@ class DataTest : public ::testing::Test {
   void SetUp() override {
     if (!sentencepiece_available()) GTEST_SKIP() << "no SentencePiece in a sanitizer build";
   }
-  static DataSource source(const std::string& path, const std::string& format) {
-    return data_source(path, format);
-  }
   static TempDir* dir_;
   static Tokenizer* tok_;
 };
@@ -410,7 +407,7 @@ TEST_F(DataTest, TextStreamPackingWindowsAndEos) {
     stream.push_back(tok_->eos_id());
   }
   const int64_t seq_len = 5;
-  auto ds = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, seq_len, true, "data",
+  auto ds = Dataset::load(data_source(*dir_ / "docs.txt", "text"), tok_, seq_len, true, "data",
                           Packing::kStream);
   const size_t N = stream.size();
   ASSERT_EQ(ds.size(), (N - 1 + seq_len - 1) / seq_len);  // ceil((N-1)/seq_len)
@@ -425,7 +422,7 @@ TEST_F(DataTest, TextStreamPackingWindowsAndEos) {
   // EOS (2) closes every document: one per document in the whole stream.
   EXPECT_EQ(std::count(stream.begin(), stream.end(), 2), 3);
   // Without BOS the stream starts directly with the first document's tokens.
-  auto nob = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, 1000, false, "data",
+  auto nob = Dataset::load(data_source(*dir_ / "docs.txt", "text"), tok_, 1000, false, "data",
                            Packing::kStream);
   ASSERT_EQ(nob.size(), 1u);
   EXPECT_EQ(nob[0].input_ids.front(), tok_->encode(docs[0]).front());
@@ -449,7 +446,7 @@ TEST_F(DataTest, TextDocumentPackingRestartsPositionsAndStopsAtEachDocument) {
     }
   }
   const int64_t seq_len = 7;
-  auto ds = Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, seq_len, true);
+  auto ds = Dataset::load(data_source(*dir_ / "docs.txt", "text"), tok_, seq_len, true);
   ASSERT_GE(ds.size(), 2u);
   for (size_t k = 0; k < ds.size(); ++k) {
     const size_t start = k * seq_len, n = ds[k].input_ids.size();
@@ -483,8 +480,8 @@ TEST_F(DataTest, TextDocumentPackingRestartsPositionsAndStopsAtEachDocument) {
 
 TEST_F(DataTest, TextWithoutPackingWindowsEachDocumentAlone) {
   write_text(*dir_ / "docs.txt", "the first document\nanother one here\nthird\n");
-  auto ds =
-      Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, 1000, true, "data", Packing::kNone);
+  auto ds = Dataset::load(data_source(*dir_ / "docs.txt", "text"), tok_, 1000, true, "data",
+                          Packing::kNone);
   ASSERT_EQ(ds.size(), 3u);
   for (size_t k = 0; k < 3; ++k) {
     EXPECT_EQ(ds[k].input_ids.front(), tok_->bos_id());
@@ -493,7 +490,7 @@ TEST_F(DataTest, TextWithoutPackingWindowsEachDocumentAlone) {
   }
   // A document longer than a window continues in the next window, never with another's.
   auto cut =
-      Dataset::load(source(*dir_ / "docs.txt", "text"), tok_, 2, true, "data", Packing::kNone);
+      Dataset::load(data_source(*dir_ / "docs.txt", "text"), tok_, 2, true, "data", Packing::kNone);
   EXPECT_GT(cut.size(), 3u);
   for (size_t k = 0; k < cut.size(); ++k)
     EXPECT_EQ(std::count(cut[k].targets.begin(), cut[k].targets.end(), tok_->bos_id()), 0);
@@ -502,7 +499,7 @@ TEST_F(DataTest, TextWithoutPackingWindowsEachDocumentAlone) {
 TEST_F(DataTest, InstructMasksPrompt) {
   write_text(*dir_ / "ins.jsonl",
              "{\"q\": \"Define the word \\\"bank\\\" (noun).\", \"a\": \"sloping land.\"}\n");
-  DataSource s = source(*dir_ / "ins.jsonl", "instruct");
+  DataSource s = data_source(*dir_ / "ins.jsonl", "instruct");
   s.prompt_field = "q";
   s.response_field = "a";
   s.template_ = "Q: {prompt} A:";
@@ -550,41 +547,50 @@ TEST(DatasetTokens, LabelsAndLossMask) {
 TEST_F(DataTest, ErrorMessagesNameFileAndLine) {
   const std::string f = *dir_ / "bad.jsonl";
   write_text(f, "{\"prompt\": \"a\", \"response\": \"b\"}\n{\"prompt\": \"a\"}\n");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "instruct"), tok_, 64, true, "data.train"); }),
-            "data.train: " + f + ":2: field 'response' missing");
+  EXPECT_EQ(
+      error_of([&] { Dataset::load(data_source(f, "instruct"), tok_, 64, true, "data.train"); }),
+      "data.train: " + f + ":2: field 'response' missing");
   write_text(f, "{\"prompt\": \"a\", \"response\": 7}\n");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "instruct"), tok_, 64, true, "data.eval"); }),
-            "data.eval: " + f + ":1: field 'response' must be a string, got number");
+  EXPECT_EQ(
+      error_of([&] { Dataset::load(data_source(f, "instruct"), tok_, 64, true, "data.eval"); }),
+      "data.eval: " + f + ":1: field 'response' must be a string, got number");
   write_text(f, "{\"input_ids\": [1, 2]}\n{\"input_ids\": [1, 2\n");
-  auto msg = error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); });
+  auto msg =
+      error_of([&] { Dataset::load(data_source(f, "tokens"), nullptr, 64, true, "data.train"); });
   EXPECT_EQ(msg.rfind("data.train: " + f + ":2: invalid JSON at column ", 0), 0u) << msg;
   write_text(f, "[1, 2]\n");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
-            "data.train: " + f + ":1: expected a JSON object, got array");
+  EXPECT_EQ(
+      error_of([&] { Dataset::load(data_source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+      "data.train: " + f + ":1: expected a JSON object, got array");
   // Found by fuzz_jsonl: nlohmann's out_of_range (not a parse_error) escaped as an uncaught
   // exception.
   write_text(f, "{\"input_ids\": [1, 2], \"labels\": 1e3080}\n");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
-            "data.train: " + f +
-                ":1: invalid JSON: [json.exception.out_of_range.406] number overflow parsing "
-                "'1e3080'");
+  EXPECT_EQ(
+      error_of([&] { Dataset::load(data_source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+      "data.train: " + f +
+          ":1: invalid JSON: [json.exception.out_of_range.406] number overflow parsing "
+          "'1e3080'");
   write_text(f, "{\"input_ids\": [1, \"x\"]}\n");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
-            "data.train: " + f + ":1: field 'input_ids'[1] must be a token id >= 0, got \"x\"");
+  EXPECT_EQ(
+      error_of([&] { Dataset::load(data_source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+      "data.train: " + f + ":1: field 'input_ids'[1] must be a token id >= 0, got \"x\"");
   write_text(f, "{\"input_ids\": [1, 2, 3], \"loss_mask\": [0, 1, 2]}\n");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
-            "data.train: " + f + ":1: field 'loss_mask'[2] must be 0 or 1, got 2");
+  EXPECT_EQ(
+      error_of([&] { Dataset::load(data_source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+      "data.train: " + f + ":1: field 'loss_mask'[2] must be 0 or 1, got 2");
   write_text(f, "{\"input_ids\": [1, 2, 3], \"labels\": [1, -7, 3]}\n");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
-            "data.train: " + f + ":1: field 'labels'[1] must be a token id or -100, got -7");
+  EXPECT_EQ(
+      error_of([&] { Dataset::load(data_source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+      "data.train: " + f + ":1: field 'labels'[1] must be a token id or -100, got -7");
   write_text(f, "{\"input_ids\": [1, 2, 3], \"labels\": [1, 2]}\n");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "tokens"), nullptr, 64, true, "data.train"); }),
-            "data.train: " + f + ":1: field 'labels' has 2 entries but 'input_ids' has 3");
+  EXPECT_EQ(
+      error_of([&] { Dataset::load(data_source(f, "tokens"), nullptr, 64, true, "data.train"); }),
+      "data.train: " + f + ":1: field 'labels' has 2 entries but 'input_ids' has 3");
   write_text(f, "\n\n");
-  EXPECT_EQ(error_of([&] { Dataset::load(source(f, "text"), tok_, 64, true, "data.train"); }),
+  EXPECT_EQ(error_of([&] { Dataset::load(data_source(f, "text"), tok_, 64, true, "data.train"); }),
             "data.train: '" + f + "' holds no examples (format text); expected at least one");
   EXPECT_EQ(error_of([&] {
-              Dataset::load(source(*dir_ / "none.txt", "text"), tok_, 64, true, "data.train");
+              Dataset::load(data_source(*dir_ / "none.txt", "text"), tok_, 64, true, "data.train");
             }),
             "data.train: cannot open '" + *dir_ / "none.txt" + "'");
 }

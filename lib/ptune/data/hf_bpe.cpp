@@ -169,11 +169,12 @@ Bpe Bpe::parse(const json& m, const JsonPath& at) {
   // Tokens are looked up by id in tables of max_id + 1 entries: ids far beyond the number of
   // tokens would cost memory for nothing (2^31 ids: 64 GB) and are no real vocabulary.
   const int64_t n_entries = static_cast<int64_t>(vocab.size());
-  if (max_id >= 2 * n_entries + 65536)
+  const int64_t id_bound = 2 * n_entries + 65536;
+  if (max_id >= id_bound)
     runtime_error(
         "{}.vocab: ids reach {} but there are only {} tokens; ids must be below {} "
         "(twice the tokens, plus 65536)",
-        at.str(), max_id, n_entries, 2 * n_entries + 65536);
+        at.str(), max_id, n_entries, id_bound);
   bpe.id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());
   bpe.has_id_.assign(static_cast<size_t>(max_id + 1), false);
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
